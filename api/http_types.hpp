@@ -1,0 +1,72 @@
+// The request and response every handler sees, free of the transport (no Beast here),
+// and ApiError, the one way a handler reports a failure. The server turns an ApiError
+// into the JSON error model of API.md.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace metricsd::api {
+
+struct Request {
+  std::string method;  // "GET"
+  std::string target;  // as received, "/api/v1/query?metric=x"
+  std::string path;    // decoded path, "/api/v1/query"
+  std::string route;   // the matched route pattern, "/api/v1/nodes/{node_id}"
+  std::vector<std::pair<std::string, std::string>> query;        // decoded, in order
+  std::vector<std::pair<std::string, std::string>> path_params;  // from {name} segments
+  std::vector<std::pair<std::string, std::string>> headers;      // names lowercased
+  std::string body;
+  std::string remote_addr;
+
+  // First value, or nullopt.
+  std::optional<std::string_view> header(std::string_view lowercase_name) const;
+  std::optional<std::string_view> query_param(std::string_view name) const;
+  std::string_view path_param(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+class ApiError : public std::runtime_error {
+ public:
+  ApiError(int status, std::string code, std::string message,
+           nlohmann::json details = nlohmann::json::array());
+  int status() const { return status_; }
+  const std::string& code() const { return code_; }
+  const nlohmann::json& details() const { return details_; }
+  int retry_after_s() const { return retry_after_s_; }
+  ApiError& with_retry_after(int seconds) {
+    retry_after_s_ = seconds;
+    return *this;
+  }
+
+  static ApiError invalid_argument(std::string message, nlohmann::json details = nlohmann::json::array());
+  static ApiError not_found(std::string message);
+  static ApiError unavailable(std::string message, int retry_after_s = 1);
+  static ApiError internal(std::string message);
+
+ private:
+  int status_;
+  std::string code_;
+  nlohmann::json details_;
+  int retry_after_s_ = 0;
+};
+
+// {"error":{"code","message","details"}} with Retry-After when set.
+Response error_response(const ApiError& e);
+Response json_response(int status, const nlohmann::json& body);
+
+// The API's error code for an HTTP status ("not_found" for 404, ...).
+std::string_view error_code_for_status(int status);
+
+}  // namespace metricsd::api

@@ -1,0 +1,36 @@
+// Operational endpoints; see ops_handlers.hpp.
+#include "api/ops_handlers.hpp"
+
+#include "core/version.hpp"
+
+namespace metricsd::api {
+
+OpsHandlers::OpsHandlers(storage::Database& db, prom::Registry& metrics)
+    : db_(db), metrics_(metrics) {}
+
+boost::asio::awaitable<Response> OpsHandlers::healthz(Request&) {
+  co_return json_response(200, {{"status", "ok"}});
+}
+
+boost::asio::awaitable<Response> OpsHandlers::readyz(Request&) {
+  if (!db_.ready()) throw ApiError::unavailable(db_.not_ready_reason(), 1);
+  // Storage failures (unreachable, overloaded) become 503 in the server's dispatch.
+  co_await db_.pool().run([](pqxx::connection& c) { pqxx::nontransaction(c).exec("SELECT 1"); });
+  co_return json_response(200, {{"status", "ready"}, {"schema_version", db_.schema_version()}});
+}
+
+boost::asio::awaitable<Response> OpsHandlers::version(Request&) {
+  co_return json_response(200, {{"version", kVersion},
+                                {"commit", kGitCommit},
+                                {"build", std::string(kCompiler) + ", " + kBuildType},
+                                {"schema_version", db_.schema_version()}});
+}
+
+boost::asio::awaitable<Response> OpsHandlers::metrics(Request&) {
+  Response r;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.body = metrics_.render();
+  co_return r;
+}
+
+}  // namespace metricsd::api

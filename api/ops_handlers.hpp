@@ -1,0 +1,26 @@
+// Operational endpoints: /healthz, /readyz, /metrics and /api/v1/version.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include "api/http_types.hpp"
+#include "core/prom.hpp"
+#include "storage/database.hpp"
+
+namespace metricsd::api {
+
+class OpsHandlers {
+ public:
+  OpsHandlers(storage::Database& db, prom::Registry& metrics);
+
+  boost::asio::awaitable<Response> healthz(Request& req);
+  boost::asio::awaitable<Response> readyz(Request& req);
+  boost::asio::awaitable<Response> version(Request& req);
+  boost::asio::awaitable<Response> metrics(Request& req);
+
+ private:
+  storage::Database& db_;
+  prom::Registry& metrics_;
+};
+
+}  // namespace metricsd::api

@@ -1,0 +1,326 @@
+// The settings table and its layered resolution; see settings.hpp.
+#include "core/settings.hpp"
+
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+#include <fmt/format.h>
+
+namespace metricsd {
+namespace {
+
+using T = SettingType;
+using S = Settings;
+
+constexpr int64_t kDay = 86'400'000;
+
+std::vector<SettingSpec> build_specs() {
+  std::vector<SettingSpec> v;
+  auto text = [&](std::string_view n, T t, std::string_view d, std::string S::*f,
+                  std::string_view h, std::vector<std::string_view> choices = {}) {
+    SettingSpec s{n, t, d, h};
+    s.text_field = f;
+    s.choices = std::move(choices);
+    v.push_back(std::move(s));
+  };
+  auto num = [&](std::string_view n, T t, std::string_view d, int64_t S::*f, std::string_view h,
+                 int64_t lo, int64_t hi) {
+    SettingSpec s{n, t, d, h, lo, hi};
+    s.number_field = f;
+    v.push_back(std::move(s));
+  };
+  text("listen", T::kAddress, "127.0.0.1:8080", &S::listen,
+       "address:port for HTTP and WebSocket (port 0 picks a free port)");
+  text("data_dir", T::kString, "./data", &S::data_dir,
+       "the daemon's files; the embedded PostgreSQL lives under it");
+  num("threads", T::kInt, "0", &S::threads, "io threads; 0 = one per core", 0, 256);
+  num("shutdown_grace_ms", T::kDuration, "8s", &S::shutdown_grace_ms,
+      "on SIGTERM, how long in-flight requests may take before they are cut", 0, 60'000);
+  text("log.level", T::kEnum, "info", &S::log_level, "trace, debug, info, warn, error or off",
+       {"trace", "debug", "info", "warn", "error", "off"});
+  text("log.format", T::kEnum, "text", &S::log_format, "text, or json for one JSON object a line",
+       {"text", "json"});
+  text("database.url", T::kString, "", &S::database_url,
+       "PostgreSQL URL; empty = embedded PostgreSQL in data_dir");
+  text("database.read_url", T::kString, "", &S::database_read_url,
+       "optional replica for queries (empty = database.url)");
+  num("database.pool_size", T::kInt, "4", &S::database_pool_size,
+      "storage threads, each with its own connection", 1, 64);
+  num("database.max_waiting", T::kInt, "1000", &S::database_max_waiting,
+      "storage jobs allowed to wait for a thread; beyond: 503 + Retry-After", 1, 1'000'000);
+  num("database.connect_timeout_ms", T::kDuration, "5s", &S::database_connect_timeout_ms,
+      "how long one connection attempt may take", 1000, 600'000);
+  num("http.max_body_bytes", T::kSize, "16MiB", &S::http_max_body_bytes,
+      "larger request bodies get 413", 1024, int64_t{4} << 30);
+  num("http.max_header_bytes", T::kSize, "16KiB", &S::http_max_header_bytes,
+      "larger request headers get 431", 1024, 1 << 20);
+  num("http.header_timeout_ms", T::kDuration, "10s", &S::http_header_timeout_ms,
+      "time to receive a request's headers once it has started", 100, 3'600'000);
+  num("http.body_timeout_ms", T::kDuration, "60s", &S::http_body_timeout_ms,
+      "time to receive a request body", 100, 3'600'000);
+  num("http.idle_timeout_ms", T::kDuration, "60s", &S::http_idle_timeout_ms,
+      "an idle keep-alive connection is closed after this", 100, 3'600'000);
+  num("http.max_connections", T::kInt, "10000", &S::http_max_connections,
+      "open connections; beyond: 503 and close", 1, 1'000'000);
+  num("ingest.max_queue_samples", T::kInt, "2000000", &S::ingest_max_queue_samples,
+      "samples waiting for commit; beyond: 503 + Retry-After", 1000, 1'000'000'000);
+  num("ingest.max_future_s", T::kInt, "600", &S::ingest_max_future_s,
+      "samples further ahead than this are rejected", 0, 365 * 86'400);
+  num("limits.max_series", T::kInt, "1000000", &S::limits_max_series,
+      "series in the whole store", 1, 1'000'000'000);
+  num("limits.max_series_per_node", T::kInt, "10000", &S::limits_max_series_per_node,
+      "series of one node", 1, 1'000'000'000);
+  num("nodes.stale_after_s", T::kInt, "15", &S::nodes_stale_after_s,
+      "a node is stale after this long without a heartbeat (at least 3x its interval)", 1,
+      86'400);
+  num("nodes.offline_after_s", T::kInt, "60", &S::nodes_offline_after_s,
+      "a node is offline after this long without a heartbeat", 1, 30 * 86'400);
+  num("retention.raw", T::kDuration, "7d", &S::retention_raw_ms, "how long raw samples are kept",
+      kDay, 100 * 365 * kDay);
+  num("retention.rollup_1m", T::kDuration, "30d", &S::retention_rollup_1m_ms,
+      "how long 1-minute rollups are kept", kDay, 100 * 365 * kDay);
+  num("retention.rollup_1h", T::kDuration, "365d", &S::retention_rollup_1h_ms,
+      "how long 1-hour rollups are kept", kDay, 100 * 365 * kDay);
+  num("stream.flush_ms", T::kDuration, "100ms", &S::stream_flush_ms,
+      "live stream messages are coalesced per client per this interval", 10, 60'000);
+  num("stream.max_client_queue", T::kInt, "256", &S::stream_max_client_queue,
+      "messages queued for one WebSocket client before shedding", 8, 1'000'000);
+  return v;
+}
+
+bool parse_int(std::string_view s, int64_t& out) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+// Number followed by a unit from `units`; a bare number uses `bare_unit` (0: not allowed).
+std::optional<int64_t> parse_with_units(std::string_view text,
+                                        std::initializer_list<std::pair<std::string_view, int64_t>> units,
+                                        int64_t bare_unit) {
+  size_t i = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+  int64_t n = 0;
+  if (!parse_int(text.substr(0, i), n)) return std::nullopt;
+  std::string_view unit = text.substr(i);
+  int64_t mult = 0;
+  if (unit.empty()) {
+    mult = bare_unit;
+  } else {
+    for (const auto& [u, m] : units)
+      if (u == unit) mult = m;
+  }
+  if (mult == 0 || n > INT64_MAX / mult) return std::nullopt;
+  return n * mult;
+}
+
+std::string describe_type(const SettingSpec& s) {
+  switch (s.type) {
+    case T::kString: return "a string";
+    case T::kInt: return fmt::format("an integer from {} to {}", s.min, s.max);
+    case T::kSize: return "a size like 16MiB, 64KiB or a number of bytes";
+    case T::kDuration: return "a duration like 500ms, 30s, 15m, 24h or 7d";
+    case T::kAddress: return "host:port, e.g. 127.0.0.1:8080";
+    case T::kEnum: {
+      std::string c;
+      for (auto ch : s.choices) c += (c.empty() ? "" : "|") + std::string(ch);
+      return "one of " + c;
+    }
+  }
+  return "?";
+}
+
+bool valid_address(std::string_view a) {
+  auto colon = a.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  int64_t port = 0;
+  if (!parse_int(a.substr(colon + 1), port) || port < 0 || port > 65535) return false;
+  std::string_view host = a.substr(0, colon);
+  if (host.front() == '[') return host.size() > 2 && host.back() == ']';
+  return host.find(':') == std::string_view::npos;
+}
+
+// Applies one textual value; `where` names the source for the message.
+void apply_text(Settings& out, const SettingSpec& s, std::string_view value, std::string_view where) {
+  auto fail = [&] {
+    throw SettingsError(fmt::format("setting {}: expected {}, got \"{}\" ({})", s.name,
+                                    describe_type(s), value, where));
+  };
+  std::optional<int64_t> n;
+  switch (s.type) {
+    case T::kString: out.*s.text_field = std::string(value); return;
+    case T::kAddress:
+      if (!valid_address(value)) fail();
+      out.*s.text_field = std::string(value);
+      return;
+    case T::kEnum:
+      for (auto c : s.choices)
+        if (c == value) {
+          out.*s.text_field = std::string(value);
+          return;
+        }
+      fail();
+      return;
+    case T::kInt: {
+      int64_t v = 0;
+      if (parse_int(value, v)) n = v;
+      break;
+    }
+    case T::kSize: n = parse_size_bytes(value); break;
+    case T::kDuration: n = parse_duration_ms(value); break;
+  }
+  if (!n || *n < s.min || *n > s.max) fail();
+  out.*s.number_field = *n;
+}
+
+const SettingSpec* find_spec(std::string_view name) {
+  for (const auto& s : setting_specs())
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+void apply_json(Settings& out, const nlohmann::json& j, const std::string& prefix,
+                const std::string& file) {
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    std::string name = prefix.empty() ? it.key() : prefix + "." + it.key();
+    const SettingSpec* spec = find_spec(name);
+    if (!spec && it.value().is_object() && prefix.empty()) {
+      apply_json(out, it.value(), name, file);
+      continue;
+    }
+    if (!spec) throw SettingsError(fmt::format("setting {}: unknown setting (in {})", name, file));
+    const auto& v = it.value();
+    std::string where = "in " + file;
+    if (v.is_string()) {
+      apply_text(out, *spec, v.get<std::string>(), where);
+    } else if (v.is_number_integer() && spec->type != T::kString && spec->type != T::kEnum &&
+               spec->type != T::kAddress) {
+      // A bare JSON number means bytes for sizes and milliseconds for durations.
+      int64_t x = v.get<int64_t>();
+      if (spec->type == T::kDuration) {
+        apply_text(out, *spec, std::to_string(x) + "ms", where);
+      } else {
+        apply_text(out, *spec, std::to_string(x), where);
+      }
+    } else {
+      throw SettingsError(fmt::format("setting {}: expected {}, got {} ({})", name,
+                                      describe_type(*spec), v.dump(), where));
+    }
+  }
+}
+
+}  // namespace
+
+const std::vector<SettingSpec>& setting_specs() {
+  static const std::vector<SettingSpec> specs = build_specs();
+  return specs;
+}
+
+std::string env_name(std::string_view setting) {
+  std::string e = "METRICSD_";
+  for (char c : setting) e += (c == '.') ? '_' : static_cast<char>(std::toupper(c));
+  return e;
+}
+
+std::string flag_name(std::string_view setting) {
+  std::string f = "--";
+  for (char c : setting) f += (c == '.' || c == '_') ? '-' : c;
+  return f;
+}
+
+std::optional<int64_t> parse_duration_ms(std::string_view text) {
+  return parse_with_units(text,
+                          {{"ms", 1},
+                           {"s", 1000},
+                           {"m", 60'000},
+                           {"h", 3'600'000},
+                           {"d", kDay},
+                           {"w", 7 * kDay}},
+                          0);
+}
+
+std::optional<int64_t> parse_size_bytes(std::string_view text) {
+  return parse_with_units(text,
+                          {{"B", 1},
+                           {"KiB", int64_t{1} << 10},
+                           {"MiB", int64_t{1} << 20},
+                           {"GiB", int64_t{1} << 30},
+                           {"KB", 1000},
+                           {"MB", 1'000'000},
+                           {"GB", 1'000'000'000}},
+                          1);
+}
+
+Settings resolve_settings(const SettingsSources& src) {
+  Settings out;
+  for (const auto& s : setting_specs()) apply_text(out, s, s.default_text, "built-in default");
+  if (src.file_text) {
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(*src.file_text, nullptr, true, /*ignore_comments=*/true);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw SettingsError(fmt::format("config file {}: not valid JSON: {}", src.file_name, e.what()));
+    }
+    if (!j.is_object())
+      throw SettingsError(fmt::format("config file {}: expected a JSON object", src.file_name));
+    apply_json(out, j, "", src.file_name);
+  }
+  for (const auto& [var, value] : src.env) {
+    const SettingSpec* spec = nullptr;
+    for (const auto& s : setting_specs())
+      if (env_name(s.name) == var) spec = &s;
+    if (!spec)
+      throw SettingsError(fmt::format("environment {}: no such setting (see metricsd --help)", var));
+    apply_text(out, *spec, value, "from environment " + var);
+  }
+  for (const auto& [name, value] : src.flags) {
+    const SettingSpec* spec = find_spec(name);
+    if (!spec) throw SettingsError(fmt::format("setting {}: unknown setting", name));
+    apply_text(out, *spec, value, "from flag " + flag_name(name));
+  }
+  return out;
+}
+
+std::string example_config() {
+  std::string out =
+      "// metricsd settings: every setting at its default. Generated by\n"
+      "// `metricsd --example-config`; copy, keep what you change, pass with --config.\n"
+      "// Each setting can also be given as METRICSD_<SECTION>_<KEY> or --<section>-<key>.\n{\n";
+  std::string section;
+  const auto& specs = setting_specs();
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const auto& s = specs[i];
+    auto dot = s.name.find('.');
+    std::string sec = dot == std::string_view::npos ? "" : std::string(s.name.substr(0, dot));
+    std::string key = std::string(dot == std::string_view::npos ? s.name : s.name.substr(dot + 1));
+    if (sec != section) {
+      if (!section.empty()) out += "  },\n";
+      if (!sec.empty()) out += fmt::format("  \"{}\": {{\n", sec);
+      section = sec;
+    }
+    std::string indent = sec.empty() ? "  " : "    ";
+    bool last_in_block = i + 1 == specs.size() || [&] {
+      auto nd = specs[i + 1].name.find('.');
+      std::string ns = nd == std::string_view::npos ? "" : std::string(specs[i + 1].name.substr(0, nd));
+      return ns != sec;
+    }();
+    std::string value = (s.type == T::kInt) ? std::string(s.default_text)
+                                            : nlohmann::json(std::string(s.default_text)).dump();
+    out += fmt::format("{}// {}\n{}\"{}\": {}{}\n", indent, s.help, indent, key, value,
+                       last_in_block && (sec.empty() ? i + 1 == specs.size() : true) ? "" : ",");
+  }
+  if (!section.empty()) out += "  }\n";
+  out += "}\n";
+  return out;
+}
+
+std::string settings_help() {
+  std::string out;
+  for (const auto& s : setting_specs()) {
+    out += fmt::format("  {:<32} {}\n  {:<32} default {}; env {}\n", flag_name(s.name), s.help, "",
+                       s.default_text.empty() ? "(empty)" : s.default_text, env_name(s.name));
+  }
+  return out;
+}
+
+}  // namespace metricsd

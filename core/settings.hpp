@@ -1,0 +1,97 @@
+// Settings: the one table of every metricsd setting (name, type, default, help) and the
+// layered resolution defaults < JSON file < METRICSD_* environment < command-line flags.
+// Pure logic, no I/O: callers hand in the file's text and the environment.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace metricsd {
+
+// Resolved settings. Sizes are bytes, durations milliseconds.
+struct Settings {
+  std::string listen;
+  std::string data_dir;
+  int64_t threads = 0;  // 0: one per core
+  std::string log_level;
+  std::string log_format;
+  std::string database_url;
+  std::string database_read_url;
+  int64_t database_pool_size = 0;
+  int64_t database_max_waiting = 0;
+  int64_t database_connect_timeout_ms = 0;
+  int64_t http_max_body_bytes = 0;
+  int64_t http_max_header_bytes = 0;
+  int64_t http_header_timeout_ms = 0;
+  int64_t http_body_timeout_ms = 0;
+  int64_t http_idle_timeout_ms = 0;
+  int64_t http_max_connections = 0;
+  int64_t shutdown_grace_ms = 0;
+  int64_t ingest_max_queue_samples = 0;
+  int64_t ingest_max_future_s = 0;
+  int64_t limits_max_series = 0;
+  int64_t limits_max_series_per_node = 0;
+  int64_t nodes_stale_after_s = 0;
+  int64_t nodes_offline_after_s = 0;
+  int64_t retention_raw_ms = 0;
+  int64_t retention_rollup_1m_ms = 0;
+  int64_t retention_rollup_1h_ms = 0;
+  int64_t stream_flush_ms = 0;
+  int64_t stream_max_client_queue = 0;
+};
+
+enum class SettingType { kString, kInt, kSize, kDuration, kEnum, kAddress };
+
+struct SettingSpec {
+  std::string_view name;  // "section.key" or "key"
+  SettingType type;
+  std::string_view default_text;
+  std::string_view help;
+  int64_t min = 0;
+  int64_t max = INT64_MAX;
+  std::vector<std::string_view> choices;  // kEnum only
+  std::string Settings::*text_field = nullptr;
+  int64_t Settings::*number_field = nullptr;
+};
+
+// Every setting, in documentation order.
+const std::vector<SettingSpec>& setting_specs();
+
+// "http.max_body_bytes" -> "METRICSD_HTTP_MAX_BODY_BYTES" / "--http-max-body-bytes".
+std::string env_name(std::string_view setting);
+std::string flag_name(std::string_view setting);
+
+// A setting that could not be applied. what() is the one line shown to the user.
+class SettingsError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct SettingsSources {
+  std::optional<std::string> file_text;  // the JSON file's contents, if --config was given
+  std::string file_name;                 // for messages
+  std::vector<std::pair<std::string, std::string>> env;    // METRICSD_* variables only
+  std::vector<std::pair<std::string, std::string>> flags;  // setting name -> text
+};
+
+// Applies defaults, then each source in precedence order. Throws SettingsError.
+Settings resolve_settings(const SettingsSources& sources);
+
+// The documented example configuration (JSON with // comments), every setting at default.
+std::string example_config();
+
+// The --help table of settings.
+std::string settings_help();
+
+// Parsers shared with request handling ("7d", "16MiB"). nullopt when malformed.
+std::optional<int64_t> parse_duration_ms(std::string_view text);
+std::optional<int64_t> parse_size_bytes(std::string_view text);
+
+}  // namespace metricsd

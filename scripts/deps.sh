@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The one list of what metricsd needs on Debian bookworm, and its installer.
+# Used by scripts/run.sh, scripts/test.sh, .ci/run and docker/Dockerfile.
+#   scripts/deps.sh          install build + runtime + test packages that are missing
+#   scripts/deps.sh build    only what building and running the daemon needs
+#   scripts/deps.sh runtime  only what the installed daemon needs (Docker runtime stage)
+# Quiet on success; idempotent (apt runs only when something is missing).
+set -euo pipefail
+
+runtime_pkgs=(
+  postgresql-15            # the embedded PostgreSQL server binaries (initdb, postgres)
+  libpqxx-6.4 libspdlog1.10 libfmt9 libboost-url1.81.0 libsystemd0 zlib1g libssl3 ca-certificates
+)
+build_pkgs=(
+  build-essential cmake pkg-config
+  libboost1.81-dev libboost-url1.81-dev   # Asio, Beast, URL
+  libpqxx-dev libpq-dev                   # PostgreSQL client
+  nlohmann-json3-dev                      # JSON (settings, API bodies)
+  libspdlog-dev libfmt-dev                # logging
+  libsystemd-dev                          # sd_notify readiness for the systemd unit
+  zlib1g-dev                              # gzip request bodies
+  libssl-dev                              # SHA-256 of tokens, random secrets, TLS
+  postgresql-15
+)
+test_pkgs=(
+  libgtest-dev                            # GoogleTest
+  prometheus                              # promtool: checks /metrics with Prometheus' own parser
+  clang-format curl procps
+)
+
+case "${1:-all}" in
+  runtime) want=("${runtime_pkgs[@]}") ;;
+  build) want=("${build_pkgs[@]}") ;;
+  all) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+  *) echo "usage: $0 [all|build|runtime]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+log=$(mktemp)
+if ! { $SUDO apt-get update -qq && \
+       $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "deps.sh: installing ${missing[*]} failed" >&2
+  rm -f "$log"; exit 1
+fi
+rm -f "$log"

@@ -1,0 +1,201 @@
+// The daemon's lifecycle; see daemon.hpp.
+#include "server/daemon.hpp"
+
+#include <systemd/sd-daemon.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <csignal>
+#include <filesystem>
+#include <optional>
+#include <spdlog/spdlog.h>
+#include <thread>
+
+#include "api/ops_handlers.hpp"
+#include "core/version.hpp"
+#include "server/data_dir_lock.hpp"
+#include "server/http_server.hpp"
+#include "server/routes.hpp"
+#include "storage/database.hpp"
+#include "storage/embedded_postgres.hpp"
+#include "storage/migrations.hpp"
+
+namespace fs = std::filesystem;
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+namespace metricsd::server {
+namespace {
+
+fs::path absolute_data_dir(const Settings& s) { return fs::weakly_canonical(fs::absolute(s.data_dir)); }
+
+storage::EmbeddedPostgres::Options embedded_options(const fs::path& data_dir) {
+  storage::EmbeddedPostgres::Options o;
+  o.data_dir = data_dir;
+  // Durable commits (fsync on, synchronous_commit on); room for write bursts.
+  o.settings = {"max_connections=100", "shared_buffers=256MB", "max_wal_size=4GB",
+                "checkpoint_timeout=15min", "fsync=on", "synchronous_commit=on"};
+  return o;
+}
+
+// Holds the pieces that exist before the io threads start, in start order.
+struct Storage {
+  std::optional<DataDirLock> lock;
+  std::optional<storage::EmbeddedPostgres> embedded;
+  std::string conninfo;
+};
+
+// Returns 0, or the exit code after logging why it failed.
+int open_storage(const Settings& s, Storage& st) {
+  fs::path dir = absolute_data_dir(s);
+  try {
+    st.lock.emplace(dir);
+    if (s.database_url.empty()) {
+      st.embedded.emplace(embedded_options(dir));
+      st.embedded->start();
+      st.conninfo = st.embedded->conninfo();
+      spdlog::info("embedded postgres running (pid {}), socket in {}", st.embedded->pid(),
+                   st.embedded->socket_dir().string());
+    } else {
+      st.conninfo = s.database_url;
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  return 0;
+}
+
+int thread_count(const Settings& s) {
+  if (s.threads > 0) return static_cast<int>(s.threads);
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+}  // namespace
+
+int serve(const Settings& s) {
+  spdlog::info("metricsd {} ({}) starting", kVersion, kGitCommit);
+  Storage st;
+  if (int rc = open_storage(s, st); rc != 0) return rc;
+  fs::path dir = absolute_data_dir(s);
+
+  prom::Registry metrics;
+  metrics.gauge("metricsd_build_info", "Build facts; always 1", {"version", "commit", "compiler"})
+      .with({kVersion, kGitCommit, kCompiler})
+      .set(1);
+  metrics.gauge("process_start_time_seconds", "Start time of the process since the unix epoch")
+      .get()
+      .set(static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count()));
+
+  storage::Database db({st.conninfo, static_cast<int>(s.database_pool_size),
+                        static_cast<int>(s.database_max_waiting),
+                        static_cast<int>(s.database_connect_timeout_ms), dir},
+                       metrics);
+  api::OpsHandlers ops(db, metrics);
+  Router router;
+  Handlers handlers{ops};
+  register_routes(router, handlers);
+
+  int threads = thread_count(s);
+  asio::io_context ioc(threads);
+  HttpServer server(ioc, s, router, metrics);
+  try {
+    server.listen();
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  db.start();
+  server.start();
+  spdlog::info("listening on http://{} ({} io threads, data_dir {})", server.local_address(),
+               threads, dir.string());
+  sd_notify(0, "READY=1");
+
+  // Shutdown: the first SIGTERM/SIGINT drains, a second one exits at once.
+  asio::signal_set signals(ioc, SIGTERM, SIGINT);
+  auto work = asio::make_work_guard(ioc);
+  bool shutting_down = false;
+  std::atomic<std::chrono::steady_clock::time_point> force_stop_at{
+      std::chrono::steady_clock::time_point::max()};
+  std::function<void(const boost::system::error_code&, int)> on_signal;
+  on_signal = [&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    if (shutting_down) {
+      spdlog::warn("second signal ({}): exiting now", sig);
+      if (st.embedded) st.embedded->abort_now();
+      std::_Exit(1);
+    }
+    shutting_down = true;
+    spdlog::info("signal {}: shutting down (in-flight requests may take {} ms)", sig,
+                 s.shutdown_grace_ms);
+    sd_notify(0, "STOPPING=1");
+    signals.async_wait(on_signal);
+    server.begin_shutdown();
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+          auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(s.shutdown_grace_ms);
+          asio::steady_timer t(ioc);
+          while (server.active_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
+            t.expires_after(20ms);
+            co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+          }
+          if (server.active_connections() > 0) {
+            spdlog::warn("{} connections still busy after the grace period; closing them",
+                         server.active_connections());
+            server.close_all();
+          }
+          // Now run() returns once the last completions are delivered; storage work that
+          // never completes must not hold the exit, so the main loop stops it after 2 s.
+          force_stop_at = std::chrono::steady_clock::now() + 2s;
+          signals.cancel();
+          work.reset();
+        },
+        asio::detached);
+  };
+  signals.async_wait(on_signal);
+
+  std::vector<std::thread> pool;
+  for (int i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
+  while (!ioc.stopped()) {
+    ioc.run_for(100ms);
+    if (std::chrono::steady_clock::now() > force_stop_at.load()) {
+      spdlog::warn("work still pending 2 s after the drain; stopping anyway");
+      ioc.stop();
+    }
+  }
+  for (auto& t : pool) t.join();
+
+  db.stop();
+  if (st.embedded) {
+    st.embedded->stop(5s);
+    spdlog::info("embedded postgres stopped");
+  }
+  spdlog::info("metricsd stopped");
+  return 0;
+}
+
+int migrate(const Settings& s) {
+  Storage st;
+  if (int rc = open_storage(s, st); rc != 0) return rc;
+  try {
+    pqxx::connection c(storage::StoragePool::with_client_params(
+        st.conninfo, static_cast<int>(s.database_connect_timeout_ms)));
+    int before = storage::current_schema_version(c);
+    int after = storage::apply_migrations(c, storage::embedded_migrations());
+    spdlog::info("schema version {} (was {})", after, before);
+  } catch (const std::exception& e) {
+    spdlog::error("migrate: {}", e.what());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace metricsd::server

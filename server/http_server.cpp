@@ -1,0 +1,200 @@
+// The listener and connection registry; see http_server.hpp.
+#include "server/http_server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http.hpp>
+#include <fmt/format.h>
+#include <mutex>
+#include <spdlog/spdlog.h>
+#include <unordered_map>
+
+#include "server/http_session.hpp"
+
+namespace metricsd::server {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+
+struct HttpServer::Impl {
+  Impl(asio::io_context& io, const Settings& s, const Router& r, prom::Registry& m)
+      : ioc(io),
+        settings(s),
+        acceptor(asio::make_strand(io)),
+        ctx{s,
+            r,
+            stopping,
+            m.counter("metricsd_http_requests_total", "HTTP requests answered",
+                      {"method", "route", "status"}),
+            m.histogram("metricsd_http_request_duration_seconds",
+                        "Time from the first header byte to the answer written", {"route"},
+                        prom::latency_bounds_seconds()),
+            m.counter("metricsd_http_read_errors_total",
+                      "Requests that could not be read (timeouts, limits, malformed)", {"kind"}),
+            m.counter("metricsd_http_internal_errors_total", "Handler failures answered with 500")
+                .get()},
+        connections_total(m.counter("metricsd_http_connections_total", "Connections accepted").get()),
+        refused_total(
+            m.counter("metricsd_http_connections_refused_total",
+                      "Connections refused because http.max_connections was reached")
+                .get()) {
+    m.gauge_fn("metricsd_http_connections", "Open HTTP connections",
+               [this] { return static_cast<double>(active_connections()); });
+  }
+
+  size_t active_connections() const {
+    std::lock_guard lock(mu);
+    return sessions.size();
+  }
+
+  asio::awaitable<void> accept_loop();
+  void spawn_session(tcp::socket socket);
+
+  asio::io_context& ioc;
+  const Settings& settings;
+  tcp::acceptor acceptor;
+  std::atomic<bool> stopping{false};
+  SessionContext ctx;
+  prom::Counter& connections_total;
+  prom::Counter& refused_total;
+
+  mutable std::mutex mu;  // guards sessions, next_id
+  std::unordered_map<uint64_t, std::weak_ptr<SessionState>> sessions;
+  uint64_t next_id = 0;
+};
+
+asio::awaitable<void> HttpServer::Impl::accept_loop() {
+  for (;;) {
+    auto [ec, socket] =
+        co_await acceptor.async_accept(asio::make_strand(ioc), asio::as_tuple(asio::use_awaitable));
+    if (ec == asio::error::operation_aborted || stopping.load()) co_return;
+    if (ec) {
+      // Out of file descriptors and the like: say so, back off briefly, keep serving.
+      spdlog::warn("accept failed: {}", ec.message());
+      ctx.read_errors.with({"accept"}).inc();
+      asio::steady_timer t(acceptor.get_executor(), std::chrono::milliseconds(50));
+      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    spawn_session(std::move(socket));
+  }
+}
+
+void HttpServer::Impl::spawn_session(tcp::socket socket) {
+  connections_total.inc();
+  beast::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  auto state = std::make_shared<SessionState>(beast::tcp_stream(std::move(socket)));
+  uint64_t id = 0;
+  {
+    std::lock_guard lock(mu);
+    if (sessions.size() >= static_cast<size_t>(settings.http_max_connections)) {
+      refused_total.inc();
+      // A short answer without reading the request, then close. Non-blocking: if the
+      // socket cannot take it at once, the client just sees the close.
+      static const std::string kBody =
+          R"({"error":{"code":"unavailable","message":"too many connections","details":[]}})";
+      static const std::string kBusy = fmt::format(
+          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+          "Retry-After: 1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{}",
+          kBody.size(), kBody);
+      state->stream.socket().non_blocking(true, ignored);
+      state->stream.socket().write_some(asio::buffer(kBusy), ignored);
+      state->stream.close();
+      return;
+    }
+    id = ++next_id;
+    sessions.emplace(id, state);
+  }
+  auto ex = state->stream.get_executor();
+  asio::co_spawn(ex, run_session(state, ctx), [this, id](std::exception_ptr e) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& x) {
+        spdlog::error("connection ended by an unexpected error: {}", x.what());
+        ctx.internal_errors.inc();
+      }
+    }
+    std::lock_guard lock(mu);
+    sessions.erase(id);
+  });
+}
+
+HttpServer::HttpServer(asio::io_context& ioc, const Settings& settings, const Router& router,
+                       prom::Registry& metrics)
+    : impl_(std::make_unique<Impl>(ioc, settings, router, metrics)) {}
+
+HttpServer::~HttpServer() = default;
+
+void HttpServer::listen() {
+  const std::string& listen = impl_->settings.listen;
+  auto colon = listen.rfind(':');
+  std::string host = listen.substr(0, colon);
+  std::string port = listen.substr(colon + 1);
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  beast::error_code ec;
+  tcp::resolver resolver(impl_->ioc);
+  auto results = resolver.resolve(host, port, tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || results.empty())
+    throw std::runtime_error(fmt::format("listen {}: cannot resolve {}: {}", listen, host, ec.message()));
+  tcp::endpoint ep = results.begin()->endpoint();
+  auto& a = impl_->acceptor;
+  a.open(ep.protocol(), ec);
+  if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) a.bind(ep, ec);
+  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw std::runtime_error(fmt::format("listen {}: {}", listen, ec.message()));
+}
+
+std::string HttpServer::local_address() const {
+  beast::error_code ec;
+  auto ep = impl_->acceptor.local_endpoint(ec);
+  if (ec) return "?";
+  auto addr = ep.address().to_string();
+  if (ep.address().is_v6()) addr = "[" + addr + "]";
+  return addr + ":" + std::to_string(ep.port());
+}
+
+void HttpServer::start() {
+  asio::co_spawn(impl_->acceptor.get_executor(), impl_->accept_loop(), [](std::exception_ptr e) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& x) {
+        spdlog::error("accept loop ended: {}", x.what());
+      }
+    }
+  });
+}
+
+void HttpServer::begin_shutdown() {
+  impl_->stopping = true;
+  asio::post(impl_->acceptor.get_executor(), [this] {
+    beast::error_code ignored;
+    impl_->acceptor.close(ignored);
+  });
+  std::lock_guard lock(impl_->mu);
+  for (auto& [id, weak] : impl_->sessions) {
+    if (auto s = weak.lock()) {
+      asio::post(s->stream.get_executor(), [s] {
+        if (s->idle) s->stream.cancel();  // busy ones close after their answer
+      });
+    }
+  }
+}
+
+size_t HttpServer::active_connections() const { return impl_->active_connections(); }
+
+void HttpServer::close_all() {
+  std::lock_guard lock(impl_->mu);
+  for (auto& [id, weak] : impl_->sessions)
+    if (auto s = weak.lock()) asio::post(s->stream.get_executor(), [s] { s->stream.close(); });
+}
+
+}  // namespace metricsd::server

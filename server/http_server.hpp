@@ -1,0 +1,35 @@
+// HttpServer: the listener, the registry of open connections (weak references), the
+// connection limit, and the drain on shutdown. Beast stays in the .cpp.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <memory>
+#include <string>
+
+#include "core/prom.hpp"
+#include "core/settings.hpp"
+#include "server/router.hpp"
+
+namespace metricsd::server {
+
+class HttpServer {
+ public:
+  HttpServer(boost::asio::io_context& ioc, const Settings& settings, const Router& router,
+             prom::Registry& metrics);
+  ~HttpServer();
+
+  // Binds settings.listen; throws std::runtime_error saying why it cannot.
+  void listen();
+  std::string local_address() const;  // "127.0.0.1:8080", the actual port
+  void start();                       // accepts until begin_shutdown()
+  // Stops accepting, closes idle connections; busy ones close after their answer.
+  void begin_shutdown();
+  size_t active_connections() const;
+  void close_all();  // cuts whatever is still open
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace metricsd::server

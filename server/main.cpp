@@ -1,0 +1,70 @@
+// metricsd: command dispatch. Settings errors exit 2 with one line naming the setting.
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "core/cli.hpp"
+#include "core/settings.hpp"
+#include "core/version.hpp"
+#include "server/daemon.hpp"
+#include "server/logging.hpp"
+
+extern char** environ;
+
+namespace {
+
+metricsd::Settings load(const metricsd::CommandLine& cli) {
+  metricsd::SettingsSources src;
+  if (cli.config_file) {
+    std::ifstream f(*cli.config_file);
+    if (!f)
+      throw metricsd::SettingsError("config file " + *cli.config_file +
+                                    ": cannot read: " + std::strerror(errno));
+    std::stringstream ss;
+    ss << f.rdbuf();
+    if (f.bad())
+      throw metricsd::SettingsError("config file " + *cli.config_file + ": cannot read");
+    src.file_text = ss.str();
+    src.file_name = *cli.config_file;
+  }
+  for (char** e = environ; *e; ++e) {
+    std::string kv = *e;
+    if (kv.rfind("METRICSD_", 0) != 0) continue;
+    auto eq = kv.find('=');
+    src.env.emplace_back(kv.substr(0, eq), eq == std::string::npos ? "" : kv.substr(eq + 1));
+  }
+  src.flags = cli.settings;
+  return metricsd::resolve_settings(src);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  metricsd::CommandLine cli;
+  metricsd::Settings settings;
+  try {
+    cli = metricsd::parse_command_line(std::vector<std::string>(argv + 1, argv + argc));
+    if (cli.help) {
+      std::cout << metricsd::usage_text();
+      return 0;
+    }
+    if (cli.version) {
+      std::cout << "metricsd " << metricsd::kVersion << " (" << metricsd::kGitCommit << ", "
+                << metricsd::kCompiler << ")\n";
+      return 0;
+    }
+    if (cli.example_config) {
+      std::cout << metricsd::example_config();
+      return 0;
+    }
+    settings = load(cli);
+  } catch (const metricsd::SettingsError& e) {
+    std::cerr << "metricsd: " << e.what() << "\n";
+    return 2;
+  }
+  metricsd::server::setup_logging(settings.log_level, settings.log_format);
+  if (cli.command == "migrate") return metricsd::server::migrate(settings);
+  return metricsd::server::serve(settings);
+}

@@ -1,0 +1,50 @@
+// Router: the table of routes (method + path pattern with {param} segments) and the
+// matching that yields the handler, 404, or 405 with the allowed methods. HEAD is
+// served by GET routes.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "api/http_types.hpp"
+
+namespace metricsd::server {
+
+using Handler = std::function<boost::asio::awaitable<api::Response>(api::Request&)>;
+
+struct Route {
+  std::string method;
+  std::string pattern;                // "/api/v1/nodes/{node_id}"
+  std::vector<std::string> segments;  // "api", "v1", "nodes", "{node_id}"
+  Handler handler;
+};
+
+struct RouteMatch {
+  enum class Kind { kFound, kNotFound, kMethodNotAllowed };
+  Kind kind = Kind::kNotFound;
+  const Route* route = nullptr;
+  std::vector<std::pair<std::string, std::string>> params;
+  std::vector<std::string> allowed;  // for kMethodNotAllowed, sorted
+};
+
+class Router {
+ public:
+  // Throws std::invalid_argument on a malformed pattern or a duplicate route.
+  void add(std::string method, std::string pattern, Handler handler);
+  // `segments` are the decoded path segments ("/a/b" -> {"a","b"}).
+  RouteMatch match(std::string_view method, std::span<const std::string> segments) const;
+  const std::vector<Route>& routes() const { return routes_; }
+
+ private:
+  std::vector<Route> routes_;  // constant once the server runs
+};
+
+// "/a/b/" -> {"a","b",""}; "/" -> {}. No decoding.
+std::vector<std::string> split_path(std::string_view path);
+
+}  // namespace metricsd::server

@@ -1,0 +1,15 @@
+// The route table: every endpoint the daemon serves, in one place.
+#pragma once
+
+#include "api/ops_handlers.hpp"
+#include "server/router.hpp"
+
+namespace metricsd::server {
+
+struct Handlers {
+  api::OpsHandlers& ops;
+};
+
+void register_routes(Router& router, Handlers& h);
+
+}  // namespace metricsd::server

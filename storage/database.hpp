@@ -1,0 +1,63 @@
+// Database: the daemon's view of its PostgreSQL. It owns the storage pool and a start-up
+// task that connects (retrying with backoff while the server is unreachable, saying why
+// in the log), applies migrations and creates the first admin token. Until that has
+// succeeded the daemon is not ready (/readyz answers 503 with the reason).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "core/prom.hpp"
+#include "storage/storage_pool.hpp"
+
+namespace metricsd::storage {
+
+class Database {
+ public:
+  struct Options {
+    std::string conninfo;
+    int pool_size = 4;
+    int max_waiting = 1000;
+    int connect_timeout_ms = 5000;
+    std::filesystem::path data_dir;  // where the first admin token file goes
+  };
+
+  Database(Options options, prom::Registry& metrics);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  void start();  // starts the pool and the start-up task; returns at once
+  void stop();   // stops both; idempotent
+
+  bool ready() const { return ready_.load(); }
+  int schema_version() const { return schema_version_.load(); }
+  std::string not_ready_reason() const;
+  StoragePool& pool() { return pool_; }
+
+ private:
+  void startup_main();
+  void set_reason(std::string reason);
+
+  const Options options_;
+  StoragePool pool_;
+  std::atomic<bool> ready_{false};
+  std::atomic<int> schema_version_{0};
+
+  mutable std::mutex mu_;  // guards reason_, stopping_
+  std::condition_variable cv_;
+  std::string reason_ = "starting";
+  bool stopping_ = false;
+  std::thread startup_;
+};
+
+// Creates an admin token if the tokens table is empty, writing the secret to
+// <data_dir>/admin.token (mode 0600). Returns true when it created one.
+bool ensure_first_admin_token(pqxx::connection& c, const std::filesystem::path& data_dir);
+
+}  // namespace metricsd::storage

@@ -1,0 +1,230 @@
+// Test harness; see harness.hpp.
+#include "harness.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+namespace metricsd::test {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace fs = std::filesystem;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+HttpResult http_request(int port, const std::string& method, const std::string& target,
+                        const std::string& body,
+                        const std::vector<std::pair<std::string, std::string>>& headers) {
+  asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.expires_after(30s);
+  stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)));
+  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+  if (req.method() == http::verb::unknown) req.method_string(method);
+  req.set(http::field::host, "127.0.0.1");
+  for (const auto& [k, v] : headers) req.set(k, v);
+  req.body() = body;
+  if (!body.empty() || method == "POST" || method == "PUT") req.prepare_payload();
+  http::write(stream, req);
+  beast::flat_buffer buf;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(1 << 30);
+  parser.skip(method == "HEAD");
+  http::read(stream, buf, parser);
+  HttpResult out;
+  auto& res = parser.get();
+  out.status = res.result_int();
+  for (const auto& f : res) {
+    std::string name(f.name_string());
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.headers[name] = std::string(f.value());
+  }
+  out.body = res.body();
+  return out;
+}
+
+std::string raw_exchange(int port, const std::string& bytes, std::chrono::milliseconds timeout) {
+  asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)));
+  stream.expires_after(timeout);
+  asio::write(stream, asio::buffer(bytes));
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    beast::error_code ec;
+    stream.expires_after(timeout);
+    size_t n = stream.read_some(asio::buffer(buf), ec);
+    out.append(buf, n);
+    if (ec) break;
+  }
+  return out;
+}
+
+TempDir::TempDir() {
+  std::random_device rd;
+  path_ = fs::path("/tmp") / ("metricsd-test-" + std::to_string(getpid()) + "-" +
+                              std::to_string(rd() % 1000000));
+  fs::create_directories(path_);
+  fs::permissions(path_, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec,
+                  fs::perm_options::replace);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+namespace {
+
+pid_t spawn(const std::vector<std::string>& args, const fs::path& log,
+            const std::vector<std::pair<std::string, std::string>>& env) {
+  std::vector<std::string> full = {METRICSD_BINARY};
+  full.insert(full.end(), args.begin(), args.end());
+  pid_t pid = fork();
+  if (pid == 0) {
+    FILE* f = std::fopen(log.c_str(), "w");
+    if (f) {
+      dup2(fileno(f), 1);
+      dup2(fileno(f), 2);
+    }
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> argv;
+    for (auto& a : full) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+Daemon::Daemon(fs::path data_dir, std::vector<std::string> args,
+               std::vector<std::pair<std::string, std::string>> env)
+    : data_dir_(std::move(data_dir)) {
+  static int counter = 0;
+  log_path_ = fs::path("/tmp") / ("metricsd-test-log-" + std::to_string(getpid()) + "-" +
+                                  std::to_string(++counter) + ".log");
+  std::vector<std::string> full = {"serve", "--listen", "127.0.0.1:0", "--data-dir",
+                                   data_dir_.string()};
+  full.insert(full.end(), args.begin(), args.end());
+  pid_ = spawn(full, log_path_, env);
+}
+
+Daemon::~Daemon() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  std::error_code ec;
+  if (!::testing::Test::HasFailure()) fs::remove(log_path_, ec);
+}
+
+bool Daemon::wait_listening(std::chrono::milliseconds timeout) {
+  static const std::regex re(R"(listening on http://127\.0\.0\.1:(\d+))");
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::smatch m;
+    std::string text = slurp(log_path_);
+    if (std::regex_search(text, m, re)) {
+      port_ = std::stoi(m[1]);
+      return true;
+    }
+    int status = 0;
+    if (pid_ > 0 && waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return false;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+bool Daemon::wait_ready(std::chrono::milliseconds timeout) {
+  if (port_ == 0 && !wait_listening(timeout)) return false;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    try {
+      if (http_request(port_, "GET", "/readyz").status == 200) return true;
+    } catch (const std::exception&) {
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+void Daemon::signal(int sig) {
+  if (pid_ > 0) kill(pid_, sig);
+}
+
+std::optional<int> Daemon::wait_exit(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return std::nullopt;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      if (WIFEXITED(status)) return WEXITSTATUS(status);
+      return 128 + WTERMSIG(status);
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
+std::string Daemon::log() const { return slurp(log_path_); }
+
+int Daemon::run(const std::vector<std::string>& args, std::string* output,
+                const std::vector<std::pair<std::string, std::string>>& env) {
+  static int counter = 0;
+  fs::path log = fs::path("/tmp") / ("metricsd-test-run-" + std::to_string(getpid()) + "-" +
+                                     std::to_string(++counter) + ".log");
+  pid_t pid = spawn(args, log, env);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (output) *output = slurp(log);
+  fs::remove(log);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+pid_t embedded_postgres_pid(const fs::path& data_dir) {
+  std::ifstream f(data_dir / "postgres" / "postmaster.pid");
+  pid_t pid = 0;
+  f >> pid;
+  return pid;
+}
+
+bool process_alive(pid_t pid) {
+  if (pid <= 0) return false;
+  if (kill(pid, 0) != 0) return false;
+  // A zombie is not alive.
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string s;
+  std::getline(f, s);
+  auto close = s.rfind(')');
+  return close == std::string::npos || s.size() < close + 3 || s[close + 2] != 'Z';
+}
+
+}  // namespace metricsd::test
