@@ -10,6 +10,7 @@ set -euo pipefail
 runtime_pkgs=(
   postgresql-15            # the embedded PostgreSQL server binaries (initdb, postgres)
   libpqxx-6.4 libspdlog1.10 libfmt9 libboost-url1.81.0 libsystemd0 zlib1g libssl3 ca-certificates
+  curl                     # container health check (docker/Dockerfile, docker/compose.yaml)
 )
 build_pkgs=(
   build-essential cmake pkg-config

@@ -139,11 +139,16 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionState> state, const Ses
     bool close_after = false;
     api::Request req;
     std::string route_label = "unmatched";
+    unsigned version = 11;
     if (hec) {
       if (hec == http::error::end_of_stream || hec == asio::error::operation_aborted) break;
       if (hec == beast::error::timeout) {
         ctx.read_errors.with({"header_timeout"}).inc();
         res = error(408, "request headers not received within the time limit");
+      } else if (hec == http::error::body_limit) {  // Content-Length over the limit
+        ctx.read_errors.with({"body_too_large"}).inc();
+        res = error(413, "request body exceeds http.max_body_bytes (" +
+                             std::to_string(s.http_max_body_bytes) + ")");
       } else if (hec == http::error::header_limit) {
         ctx.read_errors.with({"header_too_large"}).inc();
         res = error(431, "request headers exceed " + std::to_string(s.http_max_header_bytes) + " bytes");
@@ -154,16 +159,11 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionState> state, const Ses
       close_after = true;
     } else {
       auto& h = parser.get();
+      version = h.version();
       req.method = std::string(h.method_string());
       req.target = std::string(h.target());
       req.remote_addr = remote;
-      auto length = parser.content_length();
-      if (length && *length > static_cast<uint64_t>(s.http_max_body_bytes)) {
-        ctx.read_errors.with({"body_too_large"}).inc();
-        res = error(413, "request body of " + std::to_string(*length) + " bytes exceeds http.max_body_bytes (" +
-                             std::to_string(s.http_max_body_bytes) + ")");
-        close_after = true;
-      } else {
+      {
         if (beast::iequals(h[http::field::expect], "100-continue")) {
           http::response<http::empty_body> cont{http::status::continue_, h.version()};
           stream.expires_after(std::chrono::milliseconds(s.http_body_timeout_ms));
@@ -199,7 +199,6 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionState> state, const Ses
         }
       }
     }
-    unsigned version = hec ? 11 : parser.get().version();
     bool keep_alive = !close_after && !ctx.stopping.load();
     auto out = to_beast(std::move(res), version, keep_alive, req.method == "HEAD");
     size_t bytes = out.body().size();

@@ -201,6 +201,7 @@ void EmbeddedPostgres::recover_leftover() {
   }
   spdlog::warn("embedded postgres: stopping PostgreSQL (pid {}) left over from an earlier run", old);
   kill(old, SIGINT);
+  kill(old, SIGCONT);  // a stopped server cannot act on the request otherwise
   if (wait_gone(old, 10s)) return;
   kill(old, SIGQUIT);
   if (wait_gone(old, 5s)) return;
