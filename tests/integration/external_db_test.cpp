@@ -1,0 +1,157 @@
+// The daemon against a PostgreSQL server it does not own (database.url): unreachable at
+// start, lost and back while running, two daemons migrating one database at once, and
+// `metricsd migrate`. The server is a throwaway cluster on a loopback port, started once.
+#include <gtest/gtest.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "harness.hpp"
+#include "storage/embedded_postgres.hpp"
+#include "storage/migrations.hpp"
+
+namespace metricsd::test {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+int free_port() {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return a.local_endpoint().port();
+}
+
+class ExternalDb : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    port_ = free_port();
+    storage::EmbeddedPostgres::Options o;
+    o.data_dir = dir_->path() / "cluster";
+    o.tcp_port = port_;
+    o.settings = {"fsync=off"};  // a throwaway server; durability is not under test here
+    pg_ = new storage::EmbeddedPostgres(o);
+  }
+  static void TearDownTestSuite() {
+    delete pg_;
+    delete dir_;
+  }
+  static void ensure_running() {
+    if (!pg_->running()) pg_->start();
+  }
+  static std::string url(const std::string& db = "metricsd") {
+    return fmt::format("postgresql://postgres@127.0.0.1:{}/{}", port_, db);
+  }
+  static void create_db(const std::string& name) {
+    pqxx::connection c(pg_->conninfo("postgres"));
+    pqxx::nontransaction tx(c);
+    tx.exec("DROP DATABASE IF EXISTS " + tx.quote_name(name));
+    tx.exec("CREATE DATABASE " + tx.quote_name(name));
+  }
+  static int readyz(const Daemon& d, HttpResult* out = nullptr) {
+    try {
+      auto r = http_request(d.port(), "GET", "/readyz");
+      if (out) *out = r;
+      return r.status;
+    } catch (const std::exception&) {
+      return 0;
+    }
+  }
+  static bool wait_status(const Daemon& d, int status, std::chrono::seconds timeout,
+                          HttpResult* out = nullptr) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (readyz(d, out) == status) return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  }
+  static TempDir* dir_;
+  static int port_;
+  static storage::EmbeddedPostgres* pg_;
+};
+TempDir* ExternalDb::dir_ = nullptr;
+int ExternalDb::port_ = 0;
+storage::EmbeddedPostgres* ExternalDb::pg_ = nullptr;
+
+TEST_F(ExternalDb, UnreachableAtStartIsNotReadyThenComesUpByItself) {
+  if (pg_->running()) pg_->stop();
+  TempDir data;
+  Daemon d(data.path(), {"--database-url", url()});
+  ASSERT_TRUE(d.wait_listening()) << d.log();
+  EXPECT_EQ(http_request(d.port(), "GET", "/healthz").status, 200);
+  HttpResult r;
+  ASSERT_TRUE(wait_status(d, 503, 10s, &r)) << d.log();
+  auto j = nlohmann::json::parse(r.body);
+  EXPECT_EQ(j["error"]["code"], "unavailable");
+  EXPECT_NE(j["error"]["message"].get<std::string>().find("database"), std::string::npos) << r.body;
+  EXPECT_FALSE(r.header("retry-after").empty());
+  EXPECT_NE(d.log().find("database not ready"), std::string::npos) << d.log();
+  ensure_running();
+  EXPECT_TRUE(wait_status(d, 200, 30s)) << d.log();
+}
+
+TEST_F(ExternalDb, LostWhileRunningAnswers503ThenReconnects) {
+  ensure_running();
+  TempDir data;
+  Daemon d(data.path(), {"--database-url", url()});
+  ASSERT_TRUE(d.wait_ready()) << d.log();
+  pg_->stop();
+  HttpResult r;
+  ASSERT_TRUE(wait_status(d, 503, 15s, &r)) << d.log();
+  EXPECT_EQ(nlohmann::json::parse(r.body)["error"]["code"], "unavailable");
+  EXPECT_FALSE(r.header("retry-after").empty());
+  EXPECT_EQ(http_request(d.port(), "GET", "/healthz").status, 200);
+  pg_->start();
+  EXPECT_TRUE(wait_status(d, 200, 30s)) << d.log();
+  auto m = http_request(d.port(), "GET", "/metrics");
+  EXPECT_NE(m.body.find("metricsd_storage_errors_total{pool=\"main\",kind="), std::string::npos);
+}
+
+TEST_F(ExternalDb, TwoDaemonsStartingTogetherBothComeUpAndMigrateOnce) {
+  ensure_running();
+  create_db("twin");
+  TempDir a, b;
+  Daemon da(a.path(), {"--database-url", url("twin")});
+  Daemon db(b.path(), {"--database-url", url("twin")});
+  ASSERT_TRUE(da.wait_ready()) << da.log();
+  ASSERT_TRUE(db.wait_ready()) << db.log();
+  pqxx::connection c(pg_->conninfo("twin"));
+  pqxx::nontransaction tx(c);
+  EXPECT_EQ(tx.exec("SELECT count(*) FROM schema_migrations")[0][0].as<size_t>(),
+            storage::embedded_migrations().size());
+  EXPECT_EQ(tx.exec("SELECT count(*) FROM tokens")[0][0].as<int>(), 1);
+  EXPECT_NE(fs::exists(a.path() / "admin.token"), fs::exists(b.path() / "admin.token"));
+}
+
+TEST_F(ExternalDb, MigrateCommandAppliesAndIsIdempotent) {
+  ensure_running();
+  create_db("migrate_cmd");
+  TempDir data;
+  std::string out;
+  std::vector<std::string> args = {"migrate", "--database-url", url("migrate_cmd"), "--data-dir",
+                                   data.path().string()};
+  ASSERT_EQ(Daemon::run(args, &out), 0) << out;
+  EXPECT_NE(out.find("applied migration 0001"), std::string::npos) << out;
+  ASSERT_EQ(Daemon::run(args, &out), 0) << out;
+  EXPECT_EQ(out.find("applied migration"), std::string::npos) << out;
+  pqxx::connection c(pg_->conninfo("migrate_cmd"));
+  EXPECT_EQ(storage::current_schema_version(c), storage::embedded_migrations().back().version);
+}
+
+TEST_F(ExternalDb, UnreachableAtMigrateExitsNonZeroWithReason) {
+  TempDir data;
+  std::string out;
+  int rc = Daemon::run({"migrate", "--database-url", "postgresql://postgres@127.0.0.1:1/none",
+                        "--data-dir", data.path().string()},
+                       &out);
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("migrate:"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace metricsd::test
