@@ -81,10 +81,6 @@ std::vector<SettingSpec> build_specs() {
       "how long 1-minute rollups are kept", kDay, 100 * 365 * kDay);
   num("retention.rollup_1h", T::kDuration, "365d", &S::retention_rollup_1h_ms,
       "how long 1-hour rollups are kept", kDay, 100 * 365 * kDay);
-  num("stream.flush_ms", T::kDuration, "100ms", &S::stream_flush_ms,
-      "live stream messages are coalesced per client per this interval", 10, 60'000);
-  num("stream.max_client_queue", T::kInt, "256", &S::stream_max_client_queue,
-      "messages queued for one WebSocket client before shedding", 8, 1'000'000);
   return v;
 }
 

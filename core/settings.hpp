@@ -43,8 +43,6 @@ struct Settings {
   int64_t retention_raw_ms = 0;
   int64_t retention_rollup_1m_ms = 0;
   int64_t retention_rollup_1h_ms = 0;
-  int64_t stream_flush_ms = 0;
-  int64_t stream_max_client_queue = 0;
 };
 
 enum class SettingType { kString, kInt, kSize, kDuration, kEnum, kAddress };
