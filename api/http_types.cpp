@@ -42,19 +42,32 @@ ApiError ApiError::internal(std::string message) {
 
 std::string_view error_code_for_status(int status) {
   switch (status) {
-    case 400: return "invalid_argument";
-    case 401: return "unauthenticated";
-    case 403: return "permission_denied";
-    case 404: return "not_found";
-    case 405: return "method_not_allowed";
-    case 408: return "request_timeout";
-    case 409: return "conflict";
-    case 413: return "payload_too_large";
-    case 415: return "unsupported_media_type";
-    case 429: return "rate_limited";
-    case 431: return "headers_too_large";
-    case 503: return "unavailable";
-    default: return status >= 500 ? "internal" : "invalid_argument";
+    case 400:
+      return "invalid_argument";
+    case 401:
+      return "unauthenticated";
+    case 403:
+      return "permission_denied";
+    case 404:
+      return "not_found";
+    case 405:
+      return "method_not_allowed";
+    case 408:
+      return "request_timeout";
+    case 409:
+      return "conflict";
+    case 413:
+      return "payload_too_large";
+    case 415:
+      return "unsupported_media_type";
+    case 429:
+      return "rate_limited";
+    case 431:
+      return "headers_too_large";
+    case 503:
+      return "unavailable";
+    default:
+      return status >= 500 ? "internal" : "invalid_argument";
   }
 }
 
@@ -66,10 +79,11 @@ Response json_response(int status, const nlohmann::json& body) {
 }
 
 Response error_response(const ApiError& e) {
-  nlohmann::json body = {{"error",
-                          {{"code", e.code()}, {"message", e.what()}, {"details", e.details()}}}};
+  nlohmann::json body = {
+      {"error", {{"code", e.code()}, {"message", e.what()}, {"details", e.details()}}}};
   Response r = json_response(e.status(), body);
-  if (e.retry_after_s() > 0) r.headers.emplace_back("Retry-After", std::to_string(e.retry_after_s()));
+  if (e.retry_after_s() > 0)
+    r.headers.emplace_back("Retry-After", std::to_string(e.retry_after_s()));
   return r;
 }
 

@@ -50,7 +50,8 @@ class ApiError : public std::runtime_error {
     return *this;
   }
 
-  static ApiError invalid_argument(std::string message, nlohmann::json details = nlohmann::json::array());
+  static ApiError invalid_argument(std::string message,
+                                   nlohmann::json details = nlohmann::json::array());
   static ApiError not_found(std::string message);
   static ApiError unavailable(std::string message, int retry_after_s = 1);
   static ApiError internal(std::string message);

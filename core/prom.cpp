@@ -1,8 +1,8 @@
 // Prometheus text exposition; see prom.hpp.
 #include "core/prom.hpp"
 
-#include <cmath>
 #include <fmt/format.h>
+#include <cmath>
 
 namespace metricsd::prom {
 namespace {
@@ -22,9 +22,12 @@ std::string format_value(double v) {
 std::string escape_help(const std::string& v) {
   std::string out;
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -50,8 +53,12 @@ void header(std::string& out, const std::string& name, const std::string& help, 
 
 }  // namespace
 
-void Counter::inc(double v) { atomic_add(value_, v); }
-void Gauge::add(double v) { atomic_add(value_, v); }
+void Counter::inc(double v) {
+  atomic_add(value_, v);
+}
+void Gauge::add(double v) {
+  atomic_add(value_, v);
+}
 
 Histogram::Histogram(std::vector<double> upper_bounds)
     : bounds_(std::move(upper_bounds)),
@@ -59,7 +66,8 @@ Histogram::Histogram(std::vector<double> upper_bounds)
 
 void Histogram::observe(double v) {
   size_t i = 0;
-  while (i < bounds_.size() && v > bounds_[i]) ++i;
+  while (i < bounds_.size() && !(v <= bounds_[i]))
+    ++i;  // NaN lands in +Inf
   buckets_[i].fetch_add(1, std::memory_order_relaxed);
   atomic_add(sum_, v);
 }
@@ -131,7 +139,8 @@ std::string Registry::render() const {
         out += f->name() + "_bucket" + label_set(f->label_names(), l, "le", le) + " " +
                std::to_string(counts[i]) + "\n";
       }
-      out += f->name() + "_sum" + label_set(f->label_names(), l) + " " + format_value(h.sum()) + "\n";
+      out +=
+          f->name() + "_sum" + label_set(f->label_names(), l) + " " + format_value(h.sum()) + "\n";
       out += f->name() + "_count" + label_set(f->label_names(), l) + " " +
              std::to_string(counts.back()) + "\n";
     });
@@ -147,10 +156,14 @@ std::vector<double> latency_bounds_seconds() {
 std::string escape_label_value(const std::string& v) {
   std::string out;
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }

@@ -66,13 +66,12 @@ std::vector<SettingSpec> build_specs() {
       "samples waiting for commit; beyond: 503 + Retry-After", 1000, 1'000'000'000);
   num("ingest.max_future_s", T::kInt, "600", &S::ingest_max_future_s,
       "samples further ahead than this are rejected", 0, 365 * 86'400);
-  num("limits.max_series", T::kInt, "1000000", &S::limits_max_series,
-      "series in the whole store", 1, 1'000'000'000);
+  num("limits.max_series", T::kInt, "1000000", &S::limits_max_series, "series in the whole store",
+      1, 1'000'000'000);
   num("limits.max_series_per_node", T::kInt, "10000", &S::limits_max_series_per_node,
       "series of one node", 1, 1'000'000'000);
   num("nodes.stale_after_s", T::kInt, "15", &S::nodes_stale_after_s,
-      "a node is stale after this long without a heartbeat (at least 3x its interval)", 1,
-      86'400);
+      "a node is stale after this long without a heartbeat (at least 3x its interval)", 1, 86'400);
   num("nodes.offline_after_s", T::kInt, "60", &S::nodes_offline_after_s,
       "a node is offline after this long without a heartbeat", 1, 30 * 86'400);
   num("retention.raw", T::kDuration, "7d", &S::retention_raw_ms, "how long raw samples are kept",
@@ -91,11 +90,12 @@ bool parse_int(std::string_view s, int64_t& out) {
 }
 
 // Number followed by a unit from `units`; a bare number uses `bare_unit` (0: not allowed).
-std::optional<int64_t> parse_with_units(std::string_view text,
-                                        std::initializer_list<std::pair<std::string_view, int64_t>> units,
-                                        int64_t bare_unit) {
+std::optional<int64_t> parse_with_units(
+    std::string_view text, std::initializer_list<std::pair<std::string_view, int64_t>> units,
+    int64_t bare_unit) {
   size_t i = 0;
-  while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9')
+    ++i;
   int64_t n = 0;
   if (!parse_int(text.substr(0, i), n)) return std::nullopt;
   std::string_view unit = text.substr(i);
@@ -112,14 +112,22 @@ std::optional<int64_t> parse_with_units(std::string_view text,
 
 std::string describe_type(const SettingSpec& s) {
   switch (s.type) {
-    case T::kString: return "a string";
-    case T::kInt: return fmt::format("an integer from {} to {}", s.min, s.max);
-    case T::kSize: return "a size like 16MiB, 64KiB or a number of bytes";
-    case T::kDuration: return "a duration like 500ms, 30s, 15m, 24h or 7d";
-    case T::kAddress: return "host:port, e.g. 127.0.0.1:8080";
+    case T::kString:
+      return "a string";
+    case T::kInt:
+      return fmt::format("an integer from {} to {}", s.min, s.max);
+    case T::kSize:
+      return "a size like 16MiB, 64KiB or a number of bytes";
+    case T::kDuration:
+      return "a duration like 500ms, 30s, 15m, 24h or 7d";
+    case T::kAddress:
+      return "host:port, e.g. 127.0.0.1:8080";
     case T::kEnum: {
       std::string c;
-      for (auto ch : s.choices) c += (c.empty() ? "" : "|") + std::string(ch);
+      for (auto ch : s.choices) {
+        if (!c.empty()) c += '|';
+        c += ch;
+      }
       return "one of " + c;
     }
   }
@@ -137,14 +145,17 @@ bool valid_address(std::string_view a) {
 }
 
 // Applies one textual value; `where` names the source for the message.
-void apply_text(Settings& out, const SettingSpec& s, std::string_view value, std::string_view where) {
+void apply_text(Settings& out, const SettingSpec& s, std::string_view value,
+                std::string_view where) {
   auto fail = [&] {
     throw SettingsError(fmt::format("setting {}: expected {}, got \"{}\" ({})", s.name,
                                     describe_type(s), value, where));
   };
   std::optional<int64_t> n;
   switch (s.type) {
-    case T::kString: out.*s.text_field = std::string(value); return;
+    case T::kString:
+      out.*s.text_field = std::string(value);
+      return;
     case T::kAddress:
       if (!valid_address(value)) fail();
       out.*s.text_field = std::string(value);
@@ -162,8 +173,12 @@ void apply_text(Settings& out, const SettingSpec& s, std::string_view value, std
       if (parse_int(value, v)) n = v;
       break;
     }
-    case T::kSize: n = parse_size_bytes(value); break;
-    case T::kDuration: n = parse_duration_ms(value); break;
+    case T::kSize:
+      n = parse_size_bytes(value);
+      break;
+    case T::kDuration:
+      n = parse_duration_ms(value);
+      break;
   }
   if (!n || *n < s.min || *n > s.max) fail();
   out.*s.number_field = *n;
@@ -214,25 +229,22 @@ const std::vector<SettingSpec>& setting_specs() {
 
 std::string env_name(std::string_view setting) {
   std::string e = "METRICSD_";
-  for (char c : setting) e += (c == '.') ? '_' : static_cast<char>(std::toupper(c));
+  for (char c : setting)
+    e += (c == '.') ? '_' : static_cast<char>(std::toupper(c));
   return e;
 }
 
 std::string flag_name(std::string_view setting) {
   std::string f = "--";
-  for (char c : setting) f += (c == '.' || c == '_') ? '-' : c;
+  for (char c : setting)
+    f += (c == '.' || c == '_') ? '-' : c;
   return f;
 }
 
 std::optional<int64_t> parse_duration_ms(std::string_view text) {
-  return parse_with_units(text,
-                          {{"ms", 1},
-                           {"s", 1000},
-                           {"m", 60'000},
-                           {"h", 3'600'000},
-                           {"d", kDay},
-                           {"w", 7 * kDay}},
-                          0);
+  return parse_with_units(
+      text, {{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", kDay}, {"w", 7 * kDay}},
+      0);
 }
 
 std::optional<int64_t> parse_size_bytes(std::string_view text) {
@@ -249,13 +261,15 @@ std::optional<int64_t> parse_size_bytes(std::string_view text) {
 
 Settings resolve_settings(const SettingsSources& src) {
   Settings out;
-  for (const auto& s : setting_specs()) apply_text(out, s, s.default_text, "built-in default");
+  for (const auto& s : setting_specs())
+    apply_text(out, s, s.default_text, "built-in default");
   if (src.file_text) {
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(*src.file_text, nullptr, true, /*ignore_comments=*/true);
     } catch (const nlohmann::json::parse_error& e) {
-      throw SettingsError(fmt::format("config file {}: not valid JSON: {}", src.file_name, e.what()));
+      throw SettingsError(
+          fmt::format("config file {}: not valid JSON: {}", src.file_name, e.what()));
     }
     if (!j.is_object())
       throw SettingsError(fmt::format("config file {}: expected a JSON object", src.file_name));
@@ -266,7 +280,8 @@ Settings resolve_settings(const SettingsSources& src) {
     for (const auto& s : setting_specs())
       if (env_name(s.name) == var) spec = &s;
     if (!spec)
-      throw SettingsError(fmt::format("environment {}: no such setting (see metricsd --help)", var));
+      throw SettingsError(
+          fmt::format("environment {}: no such setting (see metricsd --help)", var));
     apply_text(out, *spec, value, "from environment " + var);
   }
   for (const auto& [name, value] : src.flags) {
@@ -297,7 +312,8 @@ std::string example_config() {
     std::string indent = sec.empty() ? "  " : "    ";
     bool last_in_block = i + 1 == specs.size() || [&] {
       auto nd = specs[i + 1].name.find('.');
-      std::string ns = nd == std::string_view::npos ? "" : std::string(specs[i + 1].name.substr(0, nd));
+      std::string ns =
+          nd == std::string_view::npos ? "" : std::string(specs[i + 1].name.substr(0, nd));
       return ns != sec;
     }();
     std::string value = (s.type == T::kInt) ? std::string(s.default_text)

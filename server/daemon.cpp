@@ -3,17 +3,17 @@
 
 #include <systemd/sd-daemon.h>
 
+#include <spdlog/spdlog.h>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <csignal>
 #include <filesystem>
 #include <optional>
-#include <spdlog/spdlog.h>
 #include <thread>
 
 #include "api/ops_handlers.hpp"
@@ -32,14 +32,20 @@ using namespace std::chrono_literals;
 namespace metricsd::server {
 namespace {
 
-fs::path absolute_data_dir(const Settings& s) { return fs::weakly_canonical(fs::absolute(s.data_dir)); }
+fs::path absolute_data_dir(const Settings& s) {
+  return fs::weakly_canonical(fs::absolute(s.data_dir));
+}
 
 storage::EmbeddedPostgres::Options embedded_options(const fs::path& data_dir) {
   storage::EmbeddedPostgres::Options o;
   o.data_dir = data_dir;
   // Durable commits (fsync on, synchronous_commit on); room for write bursts.
-  o.settings = {"max_connections=100", "shared_buffers=256MB", "max_wal_size=4GB",
-                "checkpoint_timeout=15min", "fsync=on", "synchronous_commit=on"};
+  o.settings = {"max_connections=100",
+                "shared_buffers=256MB",
+                "max_wal_size=4GB",
+                "checkpoint_timeout=15min",
+                "fsync=on",
+                "synchronous_commit=on"};
   return o;
 }
 
@@ -141,7 +147,8 @@ int serve(const Settings& s) {
     asio::co_spawn(
         ioc,
         [&]() -> asio::awaitable<void> {
-          auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(s.shutdown_grace_ms);
+          auto deadline =
+              std::chrono::steady_clock::now() + std::chrono::milliseconds(s.shutdown_grace_ms);
           asio::steady_timer t(ioc);
           while (server.active_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
             t.expires_after(20ms);
@@ -163,7 +170,8 @@ int serve(const Settings& s) {
   signals.async_wait(on_signal);
 
   std::vector<std::thread> pool;
-  for (int i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
+  for (int i = 1; i < threads; ++i)
+    pool.emplace_back([&] { ioc.run(); });
   while (!ioc.stopped()) {
     ioc.run_for(100ms);
     if (std::chrono::steady_clock::now() > force_stop_at.load()) {
@@ -171,7 +179,8 @@ int serve(const Settings& s) {
       ioc.stop();
     }
   }
-  for (auto& t : pool) t.join();
+  for (auto& t : pool)
+    t.join();
 
   db.stop();
   if (st.embedded) {

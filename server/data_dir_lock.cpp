@@ -5,9 +5,9 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <cerrno>
 #include <cstring>
-#include <fmt/format.h>
 #include <stdexcept>
 #include <string>
 
@@ -23,12 +23,14 @@ DataDirLock::DataDirLock(const std::filesystem::path& data_dir) {
   // O_CLOEXEC: the embedded PostgreSQL must not inherit (and keep) the lock.
   fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0)
-    throw std::runtime_error(fmt::format("cannot open {}: {}", path.string(), std::strerror(errno)));
+    throw std::runtime_error(
+        fmt::format("cannot open {}: {}", path.string(), std::strerror(errno)));
   if (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     char buf[32] = {};
     ssize_t n = pread(fd_, buf, sizeof buf - 1, 0);
     std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "unknown";
-    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' '))
+      holder.pop_back();
     close(fd_);
     fd_ = -1;
     throw std::runtime_error(fmt::format(

@@ -1,6 +1,8 @@
 // The listener and connection registry; see http_server.hpp.
 #include "server/http_server.hpp"
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -8,9 +10,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http.hpp>
-#include <fmt/format.h>
 #include <mutex>
-#include <spdlog/spdlog.h>
 #include <unordered_map>
 
 #include "server/http_session.hpp"
@@ -38,11 +38,11 @@ struct HttpServer::Impl {
                       "Requests that could not be read (timeouts, limits, malformed)", {"kind"}),
             m.counter("metricsd_http_internal_errors_total", "Handler failures answered with 500")
                 .get()},
-        connections_total(m.counter("metricsd_http_connections_total", "Connections accepted").get()),
-        refused_total(
-            m.counter("metricsd_http_connections_refused_total",
-                      "Connections refused because http.max_connections was reached")
-                .get()) {
+        connections_total(
+            m.counter("metricsd_http_connections_total", "Connections accepted").get()),
+        refused_total(m.counter("metricsd_http_connections_refused_total",
+                                "Connections refused because http.max_connections was reached")
+                          .get()) {
     m.gauge_fn("metricsd_http_connections", "Open HTTP connections",
                [this] { return static_cast<double>(active_connections()); });
   }
@@ -140,9 +140,11 @@ void HttpServer::listen() {
   if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
   beast::error_code ec;
   tcp::resolver resolver(impl_->ioc);
-  auto results = resolver.resolve(host, port, tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  auto results =
+      resolver.resolve(host, port, tcp::resolver::passive | tcp::resolver::numeric_service, ec);
   if (ec || results.empty())
-    throw std::runtime_error(fmt::format("listen {}: cannot resolve {}: {}", listen, host, ec.message()));
+    throw std::runtime_error(
+        fmt::format("listen {}: cannot resolve {}: {}", listen, host, ec.message()));
   tcp::endpoint ep = results.begin()->endpoint();
   auto& a = impl_->acceptor;
   a.open(ep.protocol(), ec);
@@ -189,7 +191,9 @@ void HttpServer::begin_shutdown() {
   }
 }
 
-size_t HttpServer::active_connections() const { return impl_->active_connections(); }
+size_t HttpServer::active_connections() const {
+  return impl_->active_connections();
+}
 
 void HttpServer::close_all() {
   std::lock_guard lock(impl_->mu);

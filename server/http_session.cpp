@@ -1,13 +1,13 @@
 // The HTTP connection coroutine; see http_session.hpp.
 #include "server/http_session.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 #include <chrono>
-#include <spdlog/spdlog.h>
 
 #include "storage/storage_pool.hpp"
 
@@ -29,10 +29,10 @@ std::string method_label(std::string_view m) {
   return "other";
 }
 
-api::Response error(int status, std::string message, nlohmann::json details = nlohmann::json::array()) {
-  return api::error_response(
-      api::ApiError(status, std::string(api::error_code_for_status(status)), std::move(message),
-                    std::move(details)));
+api::Response error(int status, std::string message,
+                    nlohmann::json details = nlohmann::json::array()) {
+  return api::error_response(api::ApiError(status, std::string(api::error_code_for_status(status)),
+                                           std::move(message), std::move(details)));
 }
 
 // Fills path, query and segments from the target; false when it is not a valid origin-form.
@@ -47,7 +47,8 @@ bool parse_target(api::Request& req, std::vector<std::string>& segments) {
     if (!seg) return false;
     segments.push_back(seg->decode());
   }
-  for (auto p : parsed->params()) req.query.emplace_back(p.key, p.has_value ? p.value : "");
+  for (auto p : parsed->params())
+    req.query.emplace_back(p.key, p.has_value ? p.value : "");
   return true;
 }
 
@@ -67,8 +68,10 @@ asio::awaitable<api::Response> dispatch(api::Request& req, const SessionContext&
   if (m.kind == RouteMatch::Kind::kMethodNotAllowed) {
     route_label = "unmatched";
     std::string allow;
-    for (const auto& a : m.allowed) allow += (allow.empty() ? "" : ", ") + a;
-    auto r = error(405, "method " + req.method + " not allowed on " + req.path + "; allowed: " + allow);
+    for (const auto& a : m.allowed)
+      allow += (allow.empty() ? "" : ", ") + a;
+    auto r =
+        error(405, "method " + req.method + " not allowed on " + req.path + "; allowed: " + allow);
     r.headers.emplace_back("Allow", allow);
     co_return r;
   }
@@ -98,7 +101,8 @@ HttpResponse to_beast(api::Response&& r, unsigned version, bool keep_alive, bool
   HttpResponse res{static_cast<http::status>(r.status), version};
   res.set(http::field::server, "metricsd");
   res.set(http::field::content_type, r.content_type);
-  for (auto& [k, v] : r.headers) res.set(k, v);
+  for (auto& [k, v] : r.headers)
+    res.set(k, v);
   res.keep_alive(keep_alive);
   res.body() = std::move(r.body);
   res.prepare_payload();
@@ -151,7 +155,8 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionState> state, const Ses
                              std::to_string(s.http_max_body_bytes) + ")");
       } else if (hec == http::error::header_limit) {
         ctx.read_errors.with({"header_too_large"}).inc();
-        res = error(431, "request headers exceed " + std::to_string(s.http_max_header_bytes) + " bytes");
+        res = error(431,
+                    "request headers exceed " + std::to_string(s.http_max_header_bytes) + " bytes");
       } else {
         ctx.read_errors.with({"bad_request"}).inc();
         res = error(400, "malformed HTTP request: " + hec.message());
@@ -190,7 +195,8 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionState> state, const Ses
           auto msg = parser.release();
           for (const auto& f : msg) {
             std::string name(f.name_string());
-            for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            for (char& c : name)
+              c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
             req.headers.emplace_back(std::move(name), std::string(f.value()));
           }
           req.body = std::move(msg.body());

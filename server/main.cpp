@@ -24,8 +24,7 @@ metricsd::Settings load(const metricsd::CommandLine& cli) {
                                     ": cannot read: " + std::strerror(errno));
     std::stringstream ss;
     ss << f.rdbuf();
-    if (f.bad())
-      throw metricsd::SettingsError("config file " + *cli.config_file + ": cannot read");
+    if (f.bad()) throw metricsd::SettingsError("config file " + *cli.config_file + ": cannot read");
     src.file_text = ss.str();
     src.file_name = *cli.config_file;
   }

@@ -7,7 +7,9 @@
 namespace metricsd::server {
 namespace {
 
-bool is_param(const std::string& s) { return s.size() > 2 && s.front() == '{' && s.back() == '}'; }
+bool is_param(const std::string& s) {
+  return s.size() > 2 && s.front() == '{' && s.back() == '}';
+}
 
 // Matches, returning a specificity key: literal segments score higher at each position.
 bool matches(const Route& r, std::span<const std::string> segs, std::vector<int>& score) {
@@ -34,7 +36,8 @@ std::vector<std::string> split_path(std::string_view path) {
   size_t start = 0;
   for (;;) {
     size_t slash = path.find('/', start);
-    out.emplace_back(path.substr(start, slash == std::string_view::npos ? path.npos : slash - start));
+    out.emplace_back(
+        path.substr(start, slash == std::string_view::npos ? path.npos : slash - start));
     if (slash == std::string_view::npos) break;
     start = slash + 1;
   }
@@ -48,7 +51,8 @@ void Router::add(std::string method, std::string pattern, Handler handler) {
   for (const auto& r : routes_)
     if (r.method == method && r.segments == segments)
       throw std::invalid_argument("duplicate route " + method + " " + pattern);
-  routes_.push_back({std::move(method), std::move(pattern), std::move(segments), std::move(handler)});
+  routes_.push_back(
+      {std::move(method), std::move(pattern), std::move(segments), std::move(handler)});
 }
 
 RouteMatch Router::match(std::string_view method, std::span<const std::string> segments) const {

@@ -9,15 +9,33 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <string_view>
 #include <system_error>
 #include <thread>
+
+extern char** environ;
 
 namespace metricsd::storage {
 
 pid_t spawn_process(const SpawnOptions& o) {
   std::vector<char*> argv;
-  for (const auto& a : o.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  for (const auto& a : o.argv)
+    argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  // The environment, minus what the child must not see (prepared before fork).
+  std::vector<std::string> env_text;
+  for (char** e = environ; *e; ++e) {
+    std::string_view kv(*e);
+    bool drop = false;
+    for (const auto& name : o.env_remove)
+      if (kv.size() > name.size() && kv.substr(0, name.size()) == name && kv[name.size()] == '=')
+        drop = true;
+    if (!drop) env_text.emplace_back(kv);
+  }
+  std::vector<char*> envp;
+  for (auto& kv : env_text)
+    envp.push_back(kv.data());
+  envp.push_back(nullptr);
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
@@ -40,7 +58,7 @@ pid_t spawn_process(const SpawnOptions& o) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  execv(argv[0], argv.data());
+  execve(argv[0], argv.data(), envp.data());
   _exit(127);
 }
 

@@ -16,8 +16,9 @@ struct SpawnOptions {
   bool drop_privileges = false;   // switch to uid/gid before exec
   uid_t uid = 0;
   gid_t gid = 0;
-  int output_fd = -1;             // stdout and stderr go here (-1: inherit)
-  int parent_death_signal = 0;    // sent to the child when the spawning thread ends
+  int output_fd = -1;                   // stdout and stderr go here (-1: inherit)
+  int parent_death_signal = 0;          // sent to the child when the spawning thread ends
+  std::vector<std::string> env_remove;  // variables the child must not inherit
 };
 
 // Starts the program; throws std::system_error when fork fails. An exec failure shows

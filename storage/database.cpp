@@ -22,7 +22,8 @@ constexpr const char* kInsertAdmin =
 std::string one_line(std::string s) {
   for (char& c : s)
     if (c == '\n' || c == '\r') c = ' ';
-  while (!s.empty() && s.back() == ' ') s.pop_back();
+  while (!s.empty() && s.back() == ' ')
+    s.pop_back();
   return s;
 }
 
@@ -50,7 +51,9 @@ Database::Database(Options options, prom::Registry& metrics)
                    [this] { return schema_version_.load(); });
 }
 
-Database::~Database() { stop(); }
+Database::~Database() {
+  stop();
+}
 
 void Database::start() {
   pool_.start();
@@ -82,8 +85,8 @@ void Database::startup_main() {
   std::string last_error;
   for (;;) {
     try {
-      pqxx::connection c(StoragePool::with_client_params(options_.conninfo,
-                                                         options_.connect_timeout_ms));
+      pqxx::connection c(
+          StoragePool::with_client_params(options_.conninfo, options_.connect_timeout_ms));
       set_reason("applying migrations");
       int version = apply_migrations(c, embedded_migrations());
       schema_version_ = version;

@@ -7,13 +7,13 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <cerrno>
 #include <cstdio>
-#include <fmt/format.h>
 #include <fstream>
 #include <memory>
 #include <pqxx/pqxx>
-#include <spdlog/spdlog.h>
 #include <stdexcept>
 #include <thread>
 
@@ -34,8 +34,10 @@ std::string read_command_output(const std::string& cmd) {
   if (!p) return {};
   std::string out;
   char buf[256];
-  while (fgets(buf, sizeof buf, p.get())) out += buf;
-  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  while (fgets(buf, sizeof buf, p.get()))
+    out += buf;
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' '))
+    out.pop_back();
   return out;
 }
 
@@ -43,7 +45,9 @@ bool has_server_binaries(const fs::path& dir) {
   return fs::exists(dir / "postgres") && fs::exists(dir / "initdb");
 }
 
-bool process_alive(pid_t pid) { return kill(pid, 0) == 0 || errno == EPERM; }
+bool process_alive(pid_t pid) {
+  return kill(pid, 0) == 0 || errno == EPERM;
+}
 
 std::string process_cmdline(pid_t pid) {
   std::ifstream f(fmt::format("/proc/{}/cmdline", pid), std::ios::binary);
@@ -91,7 +95,9 @@ fs::path EmbeddedPostgres::find_bindir() {
   return best;
 }
 
-std::string EmbeddedPostgres::conninfo() const { return conninfo(options_.database); }
+std::string EmbeddedPostgres::conninfo() const {
+  return conninfo(options_.database);
+}
 
 std::string EmbeddedPostgres::conninfo(const std::string& dbname) const {
   if (options_.tcp_port > 0)
@@ -193,13 +199,16 @@ void EmbeddedPostgres::recover_leftover() {
   f.close();
   if (old <= 0 || !process_alive(old)) return;  // stale: PostgreSQL clears it itself
   std::string cmd = process_cmdline(old);
-  if (cmd.find("postgres") == std::string::npos || cmd.find(pgdata().string()) == std::string::npos) {
-    spdlog::warn("embedded postgres: {} names pid {}, which is not this cluster's server; removing it",
-                 pidfile.string(), old);
+  if (cmd.find("postgres") == std::string::npos ||
+      cmd.find(pgdata().string()) == std::string::npos) {
+    spdlog::warn(
+        "embedded postgres: {} names pid {}, which is not this cluster's server; removing it",
+        pidfile.string(), old);
     fs::remove(pidfile);
     return;
   }
-  spdlog::warn("embedded postgres: stopping PostgreSQL (pid {}) left over from an earlier run", old);
+  spdlog::warn("embedded postgres: stopping PostgreSQL (pid {}) left over from an earlier run",
+               old);
   kill(old, SIGINT);
   kill(old, SIGCONT);  // a stopped server cannot act on the request otherwise
   if (wait_gone(old, 10s)) return;
@@ -217,12 +226,21 @@ void EmbeddedPostgres::spawn_server() {
   int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (fd < 0) throw std::runtime_error("cannot open " + log.string());
   SpawnOptions o;
-  o.argv = {(bindir_ / "postgres").string(), "-D", pgdata().string(), "-c",
-            "unix_socket_directories=" + socket_dir().string(), "-c",
-            "unix_socket_permissions=0700", "-c", "port=" + std::to_string(
-                options_.tcp_port > 0 ? options_.tcp_port : kSocketPort),
-            "-c", std::string("listen_addresses=") + (options_.tcp_port > 0 ? "127.0.0.1" : ""),
-            "-c", "logging_collector=off", "-c", "log_min_messages=warning"};
+  o.argv = {(bindir_ / "postgres").string(),
+            "-D",
+            pgdata().string(),
+            "-c",
+            "unix_socket_directories=" + socket_dir().string(),
+            "-c",
+            "unix_socket_permissions=0700",
+            "-c",
+            "port=" + std::to_string(options_.tcp_port > 0 ? options_.tcp_port : kSocketPort),
+            "-c",
+            std::string("listen_addresses=") + (options_.tcp_port > 0 ? "127.0.0.1" : ""),
+            "-c",
+            "logging_collector=off",
+            "-c",
+            "log_min_messages=warning"};
   for (const auto& s : options_.settings) {
     o.argv.push_back("-c");
     o.argv.push_back(s);
@@ -233,6 +251,8 @@ void EmbeddedPostgres::spawn_server() {
   o.output_fd = fd;
   // SIGQUIT is PostgreSQL's immediate shutdown: if metricsd dies, so does its server.
   o.parent_death_signal = SIGQUIT;
+  // PostgreSQL speaks sd_notify itself; only metricsd may tell systemd it is ready.
+  o.env_remove = {"NOTIFY_SOCKET"};
   pid_ = spawn_process(o);
   close(fd);
 }

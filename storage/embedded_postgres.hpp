@@ -21,10 +21,10 @@ namespace metricsd::storage {
 class EmbeddedPostgres {
  public:
   struct Options {
-    std::filesystem::path data_dir;      // absolute
-    int tcp_port = 0;                    // 0: unix socket only
-    std::vector<std::string> settings;   // extra "name=value" server settings
-    std::string database = "metricsd";   // created on first start
+    std::filesystem::path data_dir;     // absolute
+    int tcp_port = 0;                   // 0: unix socket only
+    std::vector<std::string> settings;  // extra "name=value" server settings
+    std::string database = "metricsd";  // created on first start
   };
 
   explicit EmbeddedPostgres(Options options);
@@ -42,7 +42,7 @@ class EmbeddedPostgres {
 
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
-  std::string conninfo() const;                         // libpq key=value string
+  std::string conninfo() const;  // libpq key=value string
   std::string conninfo(const std::string& dbname) const;
   std::filesystem::path pgdata() const { return options_.data_dir / "postgres"; }
   std::filesystem::path socket_dir() const { return options_.data_dir / "run"; }

@@ -13,9 +13,9 @@ constexpr const char* kCreateTable =
     " version integer PRIMARY KEY, name text NOT NULL,"
     " applied_at timestamptz NOT NULL DEFAULT now())";
 constexpr const char* kSelectVersions = "SELECT version FROM schema_migrations";
-constexpr const char* kInsertVersion = "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)";
-constexpr const char* kMaxVersion =
-    "SELECT COALESCE(max(version), 0) FROM schema_migrations";
+constexpr const char* kInsertVersion =
+    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)";
+constexpr const char* kMaxVersion = "SELECT COALESCE(max(version), 0) FROM schema_migrations";
 constexpr const char* kTableExists = "SELECT to_regclass('schema_migrations') IS NOT NULL";
 
 // Holds the session-level advisory lock for its lifetime.

@@ -15,10 +15,9 @@ StoragePool::StoragePool(Options options, prom::Registry& metrics)
                          .gauge("metricsd_storage_pool_waiting",
                                 "Storage jobs waiting for a storage thread", {"pool"})
                          .with({options_.name})),
-      in_use_gauge_(metrics
-                        .gauge("metricsd_storage_pool_in_use",
-                               "Storage threads running a job", {"pool"})
-                        .with({options_.name})),
+      in_use_gauge_(
+          metrics.gauge("metricsd_storage_pool_in_use", "Storage threads running a job", {"pool"})
+              .with({options_.name})),
       jobs_(metrics.counter("metricsd_storage_jobs_total", "Storage jobs run", {"pool"})
                 .with({options_.name})),
       errors_(metrics.counter("metricsd_storage_errors_total",
@@ -29,7 +28,9 @@ StoragePool::StoragePool(Options options, prom::Registry& metrics)
       .set(options_.threads);
 }
 
-StoragePool::~StoragePool() { stop(); }
+StoragePool::~StoragePool() {
+  stop();
+}
 
 std::string StoragePool::with_client_params(const std::string& conninfo, int connect_timeout_ms) {
   int timeout_s = std::max(1, connect_timeout_ms / 1000);
@@ -49,7 +50,8 @@ std::string StoragePool::with_client_params(const std::string& conninfo, int con
 }
 
 void StoragePool::start() {
-  for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { thread_main(); });
+  for (int i = 0; i < options_.threads; ++i)
+    threads_.emplace_back([this] { thread_main(); });
 }
 
 void StoragePool::stop() {
@@ -63,7 +65,8 @@ void StoragePool::stop() {
   }
   cv_.notify_all();
   auto err = std::make_exception_ptr(Unavailable("the daemon is shutting down"));
-  for (auto& job : abandoned) job(nullptr, err);
+  for (auto& job : abandoned)
+    job(nullptr, err);
   for (auto& t : threads_)
     if (t.joinable()) t.join();
   threads_.clear();
@@ -95,7 +98,8 @@ std::exception_ptr StoragePool::translate(std::exception_ptr e) {
     errors_.with({options_.name, "connection_lost"}).inc();
     if (!reported_down_.exchange(true))
       spdlog::warn("storage: connection to the database lost: {}", b.what());
-    return std::make_exception_ptr(Unavailable(std::string("database connection lost: ") + b.what()));
+    return std::make_exception_ptr(
+        Unavailable(std::string("database connection lost: ") + b.what()));
   } catch (...) {
     return e;
   }
@@ -125,8 +129,8 @@ void StoragePool::thread_main() {
         errors_.with({options_.name, "connect"}).inc();
         if (!reported_down_.exchange(true))
           spdlog::warn("storage: cannot connect to the database: {}", e.what());
-        connect_error = std::make_exception_ptr(
-            Unavailable(std::string("database unreachable: ") + e.what()));
+        connect_error =
+            std::make_exception_ptr(Unavailable(std::string("database unreachable: ") + e.what()));
       }
     }
     job(connect_error ? nullptr : &*conn, connect_error);

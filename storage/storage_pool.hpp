@@ -128,13 +128,12 @@ auto StoragePool::run(Fn fn)
       complete(err, std::move(v));
       work.reset();
     });
-    if (!queued)
-      complete(std::make_exception_ptr(Overloaded("storage queue is full")), Value{});
+    if (!queued) complete(std::make_exception_ptr(Overloaded("storage queue is full")), Value{});
   };
   // use_awaitable rethrows a non-null exception_ptr in the awaiting coroutine.
-  Value value = co_await asio::async_initiate<decltype(asio::use_awaitable),
-                                              void(std::exception_ptr, Value)>(
-      std::move(initiate), asio::use_awaitable);
+  Value value =
+      co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr, Value)>(
+          std::move(initiate), asio::use_awaitable);
   if constexpr (!std::is_void_v<R>) co_return std::move(value);
 }
 

@@ -3,8 +3,8 @@
 // `metricsd migrate`. The server is a throwaway cluster on a loopback port, started once.
 #include <gtest/gtest.h>
 
-#include <boost/asio/ip/tcp.hpp>
 #include <fmt/format.h>
+#include <boost/asio/ip/tcp.hpp>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <thread>

@@ -36,7 +36,8 @@ HttpResult http_request(int port, const std::string& method, const std::string& 
   http::request<http::string_body> req{http::string_to_verb(method), target, 11};
   if (req.method() == http::verb::unknown) req.method_string(method);
   req.set(http::field::host, "127.0.0.1");
-  for (const auto& [k, v] : headers) req.set(k, v);
+  for (const auto& [k, v] : headers)
+    req.set(k, v);
   req.body() = body;
   if (!body.empty() || method == "POST" || method == "PUT") req.prepare_payload();
   http::write(stream, req);
@@ -50,7 +51,8 @@ HttpResult http_request(int port, const std::string& method, const std::string& 
   out.status = res.result_int();
   for (const auto& f : res) {
     std::string name(f.name_string());
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char& c : name)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     out.headers[name] = std::string(f.value());
   }
   out.body = res.body();
@@ -77,8 +79,8 @@ std::string raw_exchange(int port, const std::string& bytes, std::chrono::millis
 
 TempDir::TempDir() {
   std::random_device rd;
-  path_ = fs::path("/tmp") / ("metricsd-test-" + std::to_string(getpid()) + "-" +
-                              std::to_string(rd() % 1000000));
+  path_ = fs::path("/tmp") /
+          ("metricsd-test-" + std::to_string(getpid()) + "-" + std::to_string(rd() % 1000000));
   fs::create_directories(path_);
   fs::permissions(path_, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec,
                   fs::perm_options::replace);
@@ -102,9 +104,11 @@ pid_t spawn(const std::vector<std::string>& args, const fs::path& log,
       dup2(fileno(f), 1);
       dup2(fileno(f), 2);
     }
-    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    for (const auto& [k, v] : env)
+      setenv(k.c_str(), v.c_str(), 1);
     std::vector<char*> argv;
-    for (auto& a : full) argv.push_back(a.data());
+    for (auto& a : full)
+      argv.push_back(a.data());
     argv.push_back(nullptr);
     execv(argv[0], argv.data());
     _exit(127);
@@ -194,7 +198,9 @@ std::optional<int> Daemon::wait_exit(std::chrono::milliseconds timeout) {
   }
 }
 
-std::string Daemon::log() const { return slurp(log_path_); }
+std::string Daemon::log() const {
+  return slurp(log_path_);
+}
 
 int Daemon::run(const std::vector<std::string>& args, std::string* output,
                 const std::vector<std::pair<std::string, std::string>>& env) {

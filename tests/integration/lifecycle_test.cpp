@@ -17,7 +17,9 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+std::string first_line(const std::string& s) {
+  return s.substr(0, s.find('\n'));
+}
 
 struct BadSetting {
   std::vector<std::string> args;
@@ -89,7 +91,8 @@ TEST(Lifecycle, SigtermDrainsStopsPostgresAndExitsZero) {
   pid_t pg = embedded_postgres_pid(dir.path());
   ASSERT_TRUE(process_alive(pg));
   // An idle keep-alive connection must not hold the shutdown.
-  std::thread idle([&] { raw_exchange(d.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 20s); });
+  std::thread idle(
+      [&] { raw_exchange(d.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 20s); });
   std::this_thread::sleep_for(200ms);
   auto t0 = std::chrono::steady_clock::now();
   d.signal(SIGTERM);
@@ -113,7 +116,8 @@ TEST(Lifecycle, RestartAfterKill9RecoversAndKeepsTheAdminToken) {
     d.signal(SIGKILL);
     ASSERT_TRUE(d.wait_exit(5s).has_value());
     // The parent-death signal takes PostgreSQL down with the daemon.
-    for (int i = 0; i < 100 && process_alive(pg); ++i) std::this_thread::sleep_for(50ms);
+    for (int i = 0; i < 100 && process_alive(pg); ++i)
+      std::this_thread::sleep_for(50ms);
     EXPECT_FALSE(process_alive(pg)) << "embedded PostgreSQL survived kill -9 of the daemon";
   }
   Daemon again(dir.path());

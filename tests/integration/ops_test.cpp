@@ -79,7 +79,8 @@ TEST_F(Ops, OversizedChunkedBodyIs413) {
   char len[16];
   std::snprintf(len, sizeof len, "%zx", chunk.size());
   std::string req = "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
-  req += std::string(len) + "\r\n" + chunk + "\r\n" + std::string(len) + "\r\n" + chunk + "\r\n0\r\n\r\n";
+  req += std::string(len) + "\r\n" + chunk + "\r\n" + std::string(len) + "\r\n" + chunk +
+         "\r\n0\r\n\r\n";
   std::string out = raw_exchange(port(), req);
   EXPECT_NE(out.find("HTTP/1.1 413"), std::string::npos) << out.substr(0, 300);
   EXPECT_NE(out.find("payload_too_large"), std::string::npos);
@@ -92,7 +93,8 @@ TEST_F(Ops, MalformedRequestIs400AndClosed) {
 }
 
 TEST_F(Ops, OversizedHeadersAre431) {
-  std::string req = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n";
+  std::string req =
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n";
   std::string out = raw_exchange(port(), req);
   EXPECT_NE(out.find("HTTP/1.1 431"), std::string::npos) << out.substr(0, 200);
 }
@@ -114,7 +116,8 @@ TEST_F(Ops, PipelinedRequestsAreAnsweredInOrder) {
 }
 
 TEST_F(Ops, HeadAnswersWithoutBody) {
-  std::string out = raw_exchange(port(), "HEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  std::string out =
+      raw_exchange(port(), "HEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_NE(out.find("HTTP/1.1 200"), std::string::npos);
   EXPECT_EQ(out.find("\"status\""), std::string::npos) << out;
 }
@@ -124,11 +127,13 @@ TEST_F(Ops, MetricsCountRequestsByRouteAndStatus) {
   auto r = http_request(port(), "GET", "/metrics");
   ASSERT_EQ(r.status, 200);
   EXPECT_NE(r.header("content-type").find("text/plain"), std::string::npos);
-  EXPECT_NE(r.body.find("metricsd_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"}"),
+  EXPECT_NE(r.body.find(
+                "metricsd_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"}"),
             std::string::npos)
       << r.body;
-  EXPECT_NE(r.body.find("metricsd_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"+Inf\"}"),
-            std::string::npos);
+  EXPECT_NE(
+      r.body.find("metricsd_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"+Inf\"}"),
+      std::string::npos);
   EXPECT_NE(r.body.find("metricsd_storage_pool_in_use{pool=\"main\"}"), std::string::npos);
   EXPECT_NE(r.body.find("metricsd_storage_pool_waiting{pool=\"main\"}"), std::string::npos);
   EXPECT_NE(r.body.find("metricsd_build_info{version=\"0.1.0\""), std::string::npos);
@@ -154,8 +159,8 @@ TEST_F(Ops, FirstStartWritesAdminTokenFile) {
   auto path = dir_->path() / "admin.token";
   ASSERT_TRUE(std::filesystem::exists(path));
   auto perms = std::filesystem::status(path).permissions();
-  EXPECT_EQ(perms & std::filesystem::perms::all, std::filesystem::perms::owner_read |
-                                                     std::filesystem::perms::owner_write);
+  EXPECT_EQ(perms & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   std::ifstream f(path);
   std::string token;
   f >> token;

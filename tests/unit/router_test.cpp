@@ -6,7 +6,9 @@
 namespace metricsd::server {
 namespace {
 
-boost::asio::awaitable<api::Response> noop(api::Request&) { co_return api::Response{}; }
+boost::asio::awaitable<api::Response> noop(api::Request&) {
+  co_return api::Response{};
+}
 
 Router make() {
   Router r;
