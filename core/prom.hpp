@@ -56,7 +56,9 @@ class Family {
  public:
   template <class... Args>
   Family(std::string name, std::string help, std::vector<std::string> label_names, Args... args)
-      : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)),
+      : name_(std::move(name)),
+        help_(std::move(help)),
+        label_names_(std::move(label_names)),
         make_([args...] { return std::make_unique<Metric>(args...); }) {}
 
   Metric& with(const Labels& values) {
@@ -73,7 +75,8 @@ class Family {
   template <class Fn>
   void for_each(Fn&& fn) const {
     std::lock_guard lock(mu_);
-    for (const auto& [labels, m] : children_) fn(labels, *m);
+    for (const auto& [labels, m] : children_)
+      fn(labels, *m);
   }
 
  private:
