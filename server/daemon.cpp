@@ -16,6 +16,7 @@
 #include <optional>
 #include <thread>
 
+#include "api/ingest_handlers.hpp"
 #include "api/ops_handlers.hpp"
 #include "core/version.hpp"
 #include "server/data_dir_lock.hpp"
@@ -23,7 +24,9 @@
 #include "server/routes.hpp"
 #include "storage/database.hpp"
 #include "storage/embedded_postgres.hpp"
+#include "storage/group_commit_writer.hpp"
 #include "storage/migrations.hpp"
+#include "storage/series_registry.hpp"
 
 namespace fs = std::filesystem;
 namespace asio = boost::asio;
@@ -104,9 +107,16 @@ int serve(const Settings& s) {
                         static_cast<int>(s.database_max_waiting),
                         static_cast<int>(s.database_connect_timeout_ms), dir},
                        metrics);
+  storage::SeriesRegistry registry(s.limits_max_series, s.limits_max_series_per_node, metrics);
+  db.on_ready([&registry](pqxx::connection& c) { registry.load(c); });
+  storage::GroupCommitWriter writer(
+      {st.conninfo, s.ingest_max_queue_samples,
+       /*max_commit_samples=*/4'000'000, static_cast<int>(s.database_connect_timeout_ms)},
+      metrics);
   api::OpsHandlers ops(db, metrics);
+  api::IngestHandlers ingest(s, db, registry, writer, metrics);
   Router router;
-  Handlers handlers{ops};
+  Handlers handlers{ops, ingest};
   register_routes(router, handlers);
 
   int threads = thread_count(s);
@@ -119,6 +129,7 @@ int serve(const Settings& s) {
     return 1;
   }
   db.start();
+  writer.start();
   server.start();
   spdlog::info("listening on http://{} ({} io threads, data_dir {})", server.local_address(),
                threads, dir.string());

@@ -100,7 +100,7 @@ asio::awaitable<api::Response> dispatch(api::Request& req, const SessionContext&
 HttpResponse to_beast(api::Response&& r, unsigned version, bool keep_alive, bool head) {
   HttpResponse res{static_cast<http::status>(r.status), version};
   res.set(http::field::server, "metricsd");
-  res.set(http::field::content_type, r.content_type);
+  if (!r.content_type.empty()) res.set(http::field::content_type, r.content_type);
   for (auto& [k, v] : r.headers)
     res.set(k, v);
   res.keep_alive(keep_alive);

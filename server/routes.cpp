@@ -9,6 +9,13 @@ void register_routes(Router& r, Handlers& h) {
   r.add("GET", "/readyz", [&ops](api::Request& q) { return ops.readyz(q); });
   r.add("GET", "/metrics", [&ops](api::Request& q) { return ops.metrics(q); });
   r.add("GET", "/api/v1/version", [&ops](api::Request& q) { return ops.version(q); });
+
+  auto& in = h.ingest;
+  r.add("POST", "/api/v1/metrics", [&in](api::Request& q) { return in.write_json(q); });
+  r.add("POST", "/api/v1/write", [&in](api::Request& q) { return in.write_line_protocol(q); });
+  r.add("POST", "/write", [&in](api::Request& q) { return in.write_line_protocol(q); });
+  r.add("POST", "/api/v1/nodes/{node_id}/heartbeat",
+        [&in](api::Request& q) { return in.heartbeat(q); });
 }
 
 }  // namespace metricsd::server

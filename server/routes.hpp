@@ -1,6 +1,7 @@
 // The route table: every endpoint the daemon serves, in one place.
 #pragma once
 
+#include "api/ingest_handlers.hpp"
 #include "api/ops_handlers.hpp"
 #include "server/router.hpp"
 
@@ -8,6 +9,7 @@ namespace metricsd::server {
 
 struct Handlers {
   api::OpsHandlers& ops;
+  api::IngestHandlers& ingest;
 };
 
 void register_routes(Router& router, Handlers& h);

@@ -93,6 +93,8 @@ void Database::startup_main() {
       if (ensure_first_admin_token(c, options_.data_dir))
         spdlog::warn("created the first admin token; it is in {} (readable by this user only)",
                      (options_.data_dir / "admin.token").string());
+      for (auto& fn : on_ready_)
+        fn(c);
       ready_ = true;
       set_reason("");
       spdlog::info("database ready, schema version {}", version);

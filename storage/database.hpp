@@ -7,10 +7,12 @@
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/prom.hpp"
 #include "storage/storage_pool.hpp"
@@ -32,6 +34,9 @@ class Database {
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
 
+  // Runs on the start-up connection after migrations, before the daemon reports ready
+  // (e.g. loading caches). Call before start().
+  void on_ready(std::function<void(pqxx::connection&)> fn) { on_ready_.push_back(std::move(fn)); }
   void start();  // starts the pool and the start-up task; returns at once
   void stop();   // stops both; idempotent
 
@@ -45,6 +50,7 @@ class Database {
   void set_reason(std::string reason);
 
   const Options options_;
+  std::vector<std::function<void(pqxx::connection&)>> on_ready_;  // constant after start()
   StoragePool pool_;
   std::atomic<bool> ready_{false};
   std::atomic<int> schema_version_{0};

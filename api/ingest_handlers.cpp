@@ -1,0 +1,281 @@
+// Write endpoints; see ingest_handlers.hpp.
+#include "api/ingest_handlers.hpp"
+
+#include <fmt/format.h>
+
+#include "api/gzip.hpp"
+#include "api/ingest_decode.hpp"
+#include "core/names.hpp"
+#include "core/time_parse.hpp"
+
+namespace metricsd::api {
+namespace {
+
+using nlohmann::json;
+
+// Heartbeat: lock the node row (if any) to read its previous status, upsert it, and
+// record a transition.
+constexpr const char* kLockNode = "SELECT status FROM nodes WHERE node_id = $1 FOR UPDATE";
+constexpr const char* kUpsertNode = R"(
+INSERT INTO nodes AS n (node_id, type, hostname, labels, state, info, interval_s, status,
+                        first_seen, last_seen)
+VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6::jsonb, NULLIF($7::float8, -1), 'online', now(), now())
+ON CONFLICT (node_id) DO UPDATE SET
+  type = CASE WHEN $8 THEN EXCLUDED.type ELSE n.type END,
+  hostname = CASE WHEN $9 THEN EXCLUDED.hostname ELSE n.hostname END,
+  labels = CASE WHEN $10 THEN EXCLUDED.labels ELSE n.labels END,
+  state = CASE WHEN $11 THEN EXCLUDED.state ELSE n.state END,
+  info = CASE WHEN $12 THEN EXCLUDED.info ELSE n.info END,
+  interval_s = COALESCE(EXCLUDED.interval_s, n.interval_s),
+  status = 'online', last_seen = now())";
+constexpr const char* kInsertEvent =
+    "INSERT INTO events (node_id, type, data) VALUES ($1, $2, $3::jsonb)";
+constexpr const char* kTakeCommands = R"(
+UPDATE commands SET status = 'delivered', delivered_at = now()
+WHERE node_id = $1 AND status = 'pending'
+RETURNING id, type, args::text, (extract(epoch FROM created_at) * 1000)::bigint)";
+
+bool media_type_is(std::string_view header, std::string_view type) {
+  auto semi = header.find(';');
+  std::string_view t = header.substr(0, semi);
+  while (!t.empty() && t.back() == ' ')
+    t.remove_suffix(1);
+  if (t.size() != type.size()) return false;
+  for (size_t i = 0; i < t.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(t[i])) != type[i]) return false;
+  return true;
+}
+
+ApiError invalid(const Problems& p) {
+  std::string msg =
+      p.count >= kMaxProblems
+          ? fmt::format(
+                "request rejected, nothing stored: {} or more problems (the first {} listed)",
+                p.count, kMaxProblems)
+          : fmt::format("request rejected, nothing stored: {} problem{}", p.count,
+                        p.count == 1 ? "" : "s");
+  return ApiError::invalid_argument(msg, p.details);
+}
+
+}  // namespace
+
+IngestHandlers::IngestHandlers(const Settings& settings, storage::Database& db,
+                               storage::SeriesRegistry& registry,
+                               storage::GroupCommitWriter& writer, prom::Registry& metrics)
+    : settings_(settings),
+      db_(db),
+      registry_(registry),
+      writer_(writer),
+      accepted_(metrics.counter("metricsd_ingest_samples_total",
+                                "Samples acknowledged (committed), by format", {"format"})),
+      rejected_requests_(metrics.counter("metricsd_ingest_rejected_requests_total",
+                                         "Write requests refused, by reason", {"reason"})),
+      rejected_samples_(metrics.counter("metricsd_ingest_rejected_samples_total",
+                                        "Samples in refused write requests, by reason",
+                                        {"reason"})),
+      string_fields_skipped_(metrics
+                                 .counter("metricsd_ingest_string_fields_skipped_total",
+                                          "Line-protocol string fields skipped (not stored)")
+                                 .get()),
+      heartbeats_(metrics.counter("metricsd_heartbeats_total", "Heartbeats accepted").get()) {}
+
+void IngestHandlers::reject(const char* reason, const Problems& problems, size_t samples) {
+  rejected_requests_.with({reason}).inc();
+  rejected_samples_.with({reason}).inc(static_cast<double>(std::max(samples, problems.count)));
+}
+
+std::string_view IngestHandlers::body_of(Request& req, std::string& inflated) const {
+  auto enc = req.header("content-encoding");
+  if (!enc || enc->empty() || media_type_is(*enc, "identity")) return req.body;
+  if (!media_type_is(*enc, "gzip"))
+    throw ApiError(415, "unsupported_media_type",
+                   "Content-Encoding " + std::string(*enc) + " is not supported; use gzip or none");
+  bool too_large = false;
+  std::string err =
+      gunzip(req.body, static_cast<size_t>(settings_.http_max_body_bytes), inflated, &too_large);
+  if (too_large) throw ApiError(413, "payload_too_large", err);
+  if (!err.empty()) throw ApiError::invalid_argument(err, json::array({{{"field", "body"}}}));
+  return inflated;
+}
+
+boost::asio::awaitable<void> IngestHandlers::store(const SampleBatch& batch, const char* format) {
+  if (batch.size() == 0) co_return;
+  if (!db_.ready()) throw ApiError::unavailable(db_.not_ready_reason(), 2);
+  std::vector<int64_t> ids;
+  auto missing = registry_.lookup(batch.series, ids);
+  if (!missing.empty()) {
+    try {
+      co_await db_.pool().run(
+          [&](pqxx::connection& c) { registry_.create(c, batch.series, missing, ids); });
+    } catch (const storage::SeriesLimitExceeded& e) {
+      rejected_requests_.with({"series_limit"}).inc();
+      rejected_samples_.with({"series_limit"}).inc(static_cast<double>(batch.size()));
+      throw ApiError::invalid_argument(e.what(), json::array({{{"field", "series"}}}));
+    }
+  }
+  storage::SampleRows rows;
+  rows.series_ids.reserve(batch.size());
+  for (uint32_t idx : batch.series_index)
+    rows.series_ids.push_back(ids[idx]);
+  rows.ts_ms = batch.ts_ms;
+  rows.values = batch.values;
+  try {
+    co_await writer_.write(std::move(rows));
+  } catch (const storage::Overloaded&) {
+    rejected_requests_.with({"overloaded"}).inc();
+    rejected_samples_.with({"overloaded"}).inc(static_cast<double>(batch.size()));
+    throw;
+  } catch (const storage::Unavailable&) {
+    rejected_requests_.with({"unavailable"}).inc();
+    rejected_samples_.with({"unavailable"}).inc(static_cast<double>(batch.size()));
+    throw;
+  }
+  accepted_.with({format}).inc(static_cast<double>(batch.size()));
+}
+
+boost::asio::awaitable<Response> IngestHandlers::write_json(Request& req) {
+  if (auto ct = req.header("content-type"); ct && !media_type_is(*ct, "application/json"))
+    throw ApiError(415, "unsupported_media_type",
+                   "Content-Type must be application/json (line protocol goes to /api/v1/write)");
+  std::string inflated;
+  std::string_view body = body_of(req, inflated);
+  TimeBounds bounds{now_ms(), settings_.ingest_max_future_s * 1000, settings_.retention_raw_ms};
+  Problems problems;
+  SampleBatch batch = decode_metrics_json(body, bounds, problems);
+  if (!problems.empty()) {
+    reject("invalid", problems, batch.size());
+    throw invalid(problems);
+  }
+  co_await store(batch, "json");
+  co_return json_response(200, {{"accepted", batch.size()}});
+}
+
+boost::asio::awaitable<Response> IngestHandlers::write_line_protocol(Request& req) {
+  if (auto ct = req.header("content-type");
+      ct && (media_type_is(*ct, "application/json") || ct->starts_with("multipart/")))
+    throw ApiError(415, "unsupported_media_type",
+                   "this endpoint takes InfluxDB line protocol (text/plain); JSON goes to "
+                   "/api/v1/metrics");
+  Precision precision = Precision::kNanoseconds;
+  if (auto p = req.query_param("precision"); p && !parse_precision(*p, precision))
+    throw ApiError::invalid_argument("precision must be one of ns, us, ms, s, m, h",
+                                     json::array({{{"field", "precision"}}}));
+  std::string default_node(req.query_param("node").value_or(""));
+  if (!default_node.empty() && !valid_node_id(default_node))
+    throw ApiError::invalid_argument("node parameter is not a valid node id",
+                                     json::array({{{"field", "node"}}}));
+  std::string inflated;
+  std::string_view body = body_of(req, inflated);
+  TimeBounds bounds{now_ms(), settings_.ingest_max_future_s * 1000, settings_.retention_raw_ms};
+  Problems problems;
+  LineProtocolStats stats;
+  SampleBatch batch = decode_line_protocol(body, precision, default_node, bounds, problems, stats);
+  if (!problems.empty()) {
+    reject("invalid", problems, batch.size());
+    throw invalid(problems);
+  }
+  co_await store(batch, "line_protocol");
+  string_fields_skipped_.inc(static_cast<double>(stats.string_fields_skipped));
+  Response r;
+  r.status = 204;
+  r.content_type.clear();
+  co_return r;
+}
+
+boost::asio::awaitable<Response> IngestHandlers::heartbeat(Request& req) {
+  std::string node(req.path_param("node_id"));
+  if (!valid_node_id(node))
+    throw ApiError::invalid_argument(
+        "node id must match [A-Za-z0-9][A-Za-z0-9._:-]{0,127}",
+        json::array({{{"field", "node_id"}, {"message", "invalid node id"}}}));
+  if (auto ct = req.header("content-type"); ct && !media_type_is(*ct, "application/json"))
+    throw ApiError(415, "unsupported_media_type", "Content-Type must be application/json");
+  std::string inflated;
+  std::string_view body = body_of(req, inflated);
+  json doc = body.empty() ? json::object() : json::parse(body, nullptr, false);
+  Problems problems;
+  if (doc.is_discarded() || !doc.is_object()) {
+    problems.at_field("body", "must be a JSON object");
+    throw invalid(problems);
+  }
+  static const std::vector<std::string> kFields = {"type",  "hostname", "labels", "interval_s",
+                                                   "state", "info",     "metrics"};
+  for (auto it = doc.begin(); it != doc.end(); ++it)
+    if (std::find(kFields.begin(), kFields.end(), it.key()) == kFields.end())
+      problems.at_field(
+          it.key(),
+          "unknown field (expected type, hostname, labels, interval_s, state, info, metrics)");
+  auto text = [&](const char* f) -> std::string {
+    if (!doc.contains(f)) return "";
+    if (!doc[f].is_string() || doc[f].get_ref<const std::string&>().size() > 256) {
+      problems.at_field(f, "must be a string of at most 256 bytes");
+      return "";
+    }
+    return doc[f].get<std::string>();
+  };
+  auto object = [&](const char* f) -> std::string {
+    if (!doc.contains(f)) return "{}";
+    if (!doc[f].is_object()) {
+      problems.at_field(f, "must be an object");
+      return "{}";
+    }
+    std::string s = doc[f].dump(-1, ' ', false, json::error_handler_t::replace);
+    if (s.size() > 65536) problems.at_field(f, "larger than 64 KiB");
+    return s;
+  };
+  std::string type = text("type"), hostname = text("hostname");
+  std::string labels = object("labels"), state = object("state"), info = object("info");
+  if (doc.contains("labels") && doc["labels"].is_object()) {
+    LabelSet ls;
+    for (auto it = doc["labels"].begin(); it != doc["labels"].end(); ++it) {
+      if (!it.value().is_string())
+        problems.at_field("labels." + it.key(), "must be a string");
+      else if (!valid_label_key(it.key()) || !valid_label_value(it.value().get<std::string>()))
+        problems.at_field("labels." + it.key(), "invalid label key or value");
+    }
+  }
+  std::optional<double> interval;
+  if (doc.contains("interval_s")) {
+    if (!doc["interval_s"].is_number() || doc["interval_s"].get<double>() <= 0 ||
+        doc["interval_s"].get<double>() > 86400)
+      problems.at_field("interval_s", "must be a number of seconds in (0, 86400]");
+    else
+      interval = doc["interval_s"].get<double>();
+  }
+  int64_t now = now_ms();
+  SampleBatchBuilder builder;
+  if (doc.contains("metrics"))
+    decode_metrics_map(doc["metrics"], node, now, "metrics", builder, problems);
+  if (!problems.empty()) {
+    reject("invalid", problems, builder.samples());
+    throw invalid(problems);
+  }
+  SampleBatch batch = builder.take();
+  co_await store(batch, "heartbeat");
+  if (!db_.ready()) throw ApiError::unavailable(db_.not_ready_reason(), 2);
+  json commands = json::array();
+  co_await db_.pool().run([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    auto old = tx.exec_params(kLockNode, node);
+    std::string previous = old.empty() ? "" : old[0][0].as<std::string>();
+    tx.exec_params(kUpsertNode, node, type, hostname, labels, state, info, interval.value_or(-1.0),
+                   doc.contains("type"), doc.contains("hostname"), doc.contains("labels"),
+                   doc.contains("state"), doc.contains("info"));
+    if (previous != "online") {
+      json data = {{"from", previous.empty() ? "new" : previous}, {"to", "online"}};
+      tx.exec_params(kInsertEvent, node, previous.empty() ? "node_registered" : "node_status",
+                     data.dump());
+    }
+    for (const auto& row : tx.exec_params(kTakeCommands, node))
+      commands.push_back({{"id", row[0].as<int64_t>()},
+                          {"type", row[1].as<std::string>()},
+                          {"args", json::parse(row[2].as<std::string>())},
+                          {"created_at", format_rfc3339_ms(row[3].as<int64_t>())}});
+    tx.commit();
+  });
+  heartbeats_.inc();
+  co_return json_response(200,
+                          {{"server_time", format_rfc3339_ms(now_ms())}, {"commands", commands}});
+}
+
+}  // namespace metricsd::api

@@ -1,0 +1,47 @@
+// Write endpoints: POST /api/v1/metrics (JSON), POST /api/v1/write and /write (line
+// protocol), POST /api/v1/nodes/{node_id}/heartbeat. Each request is decoded and
+// validated whole, its series resolved, and its samples committed through the group
+// commit writer before the answer goes out.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include "api/http_types.hpp"
+#include "api/ingest_decode.hpp"
+#include "core/prom.hpp"
+#include "core/sample_batch.hpp"
+#include "core/settings.hpp"
+#include "storage/database.hpp"
+#include "storage/group_commit_writer.hpp"
+#include "storage/series_registry.hpp"
+
+namespace metricsd::api {
+
+class IngestHandlers {
+ public:
+  IngestHandlers(const Settings& settings, storage::Database& db, storage::SeriesRegistry& registry,
+                 storage::GroupCommitWriter& writer, prom::Registry& metrics);
+
+  boost::asio::awaitable<Response> write_json(Request& req);
+  boost::asio::awaitable<Response> write_line_protocol(Request& req);
+  boost::asio::awaitable<Response> heartbeat(Request& req);
+
+ private:
+  // Resolves series (creating new ones) and commits the samples.
+  boost::asio::awaitable<void> store(const SampleBatch& batch, const char* format);
+  // The body, inflated if gzip; throws ApiError 400/413/415.
+  std::string_view body_of(Request& req, std::string& inflated) const;
+  void reject(const char* reason, const Problems& problems, size_t samples);
+
+  const Settings& settings_;
+  storage::Database& db_;
+  storage::SeriesRegistry& registry_;
+  storage::GroupCommitWriter& writer_;
+  prom::Family<prom::Counter>& accepted_;
+  prom::Family<prom::Counter>& rejected_requests_;
+  prom::Family<prom::Counter>& rejected_samples_;
+  prom::Counter& string_fields_skipped_;
+  prom::Counter& heartbeats_;
+};
+
+}  // namespace metricsd::api

@@ -1,0 +1,102 @@
+// GroupCommitWriter: the durable write path. Requests queue their samples (already
+// resolved to series ids); one writer thread takes everything queued, writes it as one
+// inbox row (parallel arrays) with a binary COPY inside one transaction, commits, and
+// only then completes every waiting request. The queue is bounded in samples; beyond it
+// a request is refused at once (Overloaded -> 503 + Retry-After), never dropped later.
+#pragma once
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/prom.hpp"
+#include "storage/storage_pool.hpp"
+
+namespace metricsd::storage {
+
+// Samples of one request, by series id.
+struct SampleRows {
+  std::vector<int64_t> series_ids;
+  std::vector<int64_t> ts_ms;
+  std::vector<double> values;
+  size_t size() const { return values.size(); }
+};
+
+// What one commit wrote; handed to the commit hook (head, stream) after COMMIT.
+struct CommittedBatch {
+  int64_t batch_id = 0;
+  const std::vector<const SampleRows*>* parts = nullptr;
+};
+
+class GroupCommitWriter {
+ public:
+  struct Options {
+    std::string conninfo;
+    int64_t max_queue_samples = 2'000'000;
+    int64_t max_commit_samples = 4'000'000;  // one inbox row at most this big
+    int connect_timeout_ms = 5000;
+  };
+  using Done = std::function<void(std::exception_ptr)>;
+  using CommitHook = std::function<void(const CommittedBatch&)>;
+
+  GroupCommitWriter(Options options, prom::Registry& metrics);
+  ~GroupCommitWriter();
+  GroupCommitWriter(const GroupCommitWriter&) = delete;
+  GroupCommitWriter& operator=(const GroupCommitWriter&) = delete;
+
+  // Runs on the writer thread after each commit, before requests are completed.
+  void set_commit_hook(CommitHook hook) { hook_ = std::move(hook); }
+  void start();
+  // Commits what is queued, then stops; later submissions fail with Unavailable.
+  void stop();
+
+  // Queues rows; `done` runs on the writer thread after COMMIT (or with the failure).
+  // False (nothing queued) when the queue is full or the writer stopped.
+  bool submit(SampleRows rows, Done done);
+
+  // Coroutine face: resumes on the caller's executor once committed; throws
+  // Overloaded, Unavailable, or the database error.
+  boost::asio::awaitable<void> write(SampleRows rows);
+
+  int64_t queued_samples() const;
+
+ private:
+  struct Pending {
+    SampleRows rows;
+    Done done;
+  };
+  void thread_main();
+  void commit(std::vector<Pending>& group);
+
+  const Options options_;
+  CommitHook hook_;  // set before start()
+  prom::Histogram& commit_seconds_;
+  prom::Counter& committed_samples_;
+  prom::Counter& commits_;
+  prom::Family<prom::Counter>& failures_;
+  prom::Histogram& group_requests_;
+
+  mutable std::mutex mu_;  // guards queue_, queued_samples_, stopping_
+  std::condition_variable cv_;
+  std::deque<Pending> queue_;
+  int64_t queued_samples_ = 0;
+  bool stopping_ = false;
+  std::thread thread_;
+
+  struct Connection;  // libpq, owned by the writer thread
+  std::unique_ptr<Connection> conn_;
+};
+
+}  // namespace metricsd::storage

@@ -1,0 +1,132 @@
+// The series registry; see series_registry.hpp.
+#include "storage/series_registry.hpp"
+
+#include <fmt/format.h>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "core/names.hpp"
+
+namespace metricsd::storage {
+namespace {
+
+constexpr const char* kLoadAll = "SELECT series_id, metric, node_id, labels::text FROM series";
+constexpr const char* kUpsertNode =
+    "INSERT INTO nodes (node_id) VALUES ($1) ON CONFLICT (node_id) DO NOTHING";
+// The no-op update makes RETURNING yield the id whether the row is new or not (another
+// daemon may have created it).
+constexpr const char* kUpsertSeries =
+    "INSERT INTO series (metric, category, node_id, labels, labels_key) "
+    "VALUES ($1, $2, $3, $4::jsonb, $4) "
+    "ON CONFLICT (metric, node_id, labels_key) DO UPDATE SET metric = EXCLUDED.metric "
+    "RETURNING series_id";
+
+LabelSet labels_from_json(const std::string& text) {
+  LabelSet out;
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_object())
+    for (auto it = j.begin(); it != j.end(); ++it)
+      out.emplace_back(it.key(),
+                       it.value().is_string() ? it.value().get<std::string>() : it.value().dump());
+  return out;  // nlohmann's object iterates in key order: already sorted
+}
+
+}  // namespace
+
+SeriesRegistry::SeriesRegistry(int64_t max_series, int64_t max_series_per_node,
+                               prom::Registry& metrics)
+    : max_series_(max_series),
+      max_per_node_(max_series_per_node),
+      created_(metrics.counter("metricsd_series_created_total", "Series created").get()) {
+  metrics.gauge_fn("metricsd_series", "Series known to this daemon",
+                   [this] { return static_cast<double>(size()); });
+}
+
+void SeriesRegistry::load(pqxx::connection& c) {
+  std::unordered_map<std::string, int64_t> ids, per_node;
+  pqxx::nontransaction tx(c);
+  for (const auto& row : tx.exec(kLoadAll)) {
+    SeriesKey key{row[1].as<std::string>(), row[2].as<std::string>(),
+                  labels_from_json(row[3].as<std::string>())};
+    ++per_node[key.node];
+    ids.emplace(series_identity(key), row[0].as<int64_t>());
+  }
+  std::unique_lock lock(mu_);
+  ids_ = std::move(ids);
+  per_node_ = std::move(per_node);
+}
+
+std::vector<uint32_t> SeriesRegistry::lookup(const std::vector<SeriesKey>& series,
+                                             std::vector<int64_t>& ids) const {
+  std::vector<uint32_t> missing;
+  ids.assign(series.size(), 0);
+  std::string identity;
+  std::shared_lock lock(mu_);
+  for (uint32_t i = 0; i < series.size(); ++i) {
+    auto it = ids_.find(series_identity(series[i]));
+    if (it == ids_.end()) {
+      missing.push_back(i);
+    } else {
+      ids[i] = it->second;
+    }
+  }
+  return missing;
+}
+
+void SeriesRegistry::create(pqxx::connection& c, const std::vector<SeriesKey>& series,
+                            const std::vector<uint32_t>& missing, std::vector<int64_t>& ids) {
+  // Check the limits against what is known now (and what this request adds).
+  {
+    std::shared_lock lock(mu_);
+    std::unordered_map<std::string, int64_t> adding;
+    int64_t fresh = 0;
+    for (uint32_t i : missing) {
+      if (ids_.count(series_identity(series[i]))) continue;
+      ++fresh;
+      ++adding[series[i].node];
+    }
+    if (static_cast<int64_t>(ids_.size()) + fresh > max_series_)
+      throw SeriesLimitExceeded(
+          fmt::format("series limit reached: this request adds {} series to the {} stored, beyond "
+                      "limits.max_series ({})",
+                      fresh, ids_.size(), max_series_));
+    for (const auto& [node, n] : adding) {
+      auto it = per_node_.find(node);
+      int64_t have = it == per_node_.end() ? 0 : it->second;
+      if (have + n > max_per_node_)
+        throw SeriesLimitExceeded(fmt::format(
+            "series limit reached for node \"{}\": this request adds {} series to its {}, "
+            "beyond limits.max_series_per_node ({})",
+            node, n, have, max_per_node_));
+    }
+  }
+  pqxx::work tx(c);
+  std::vector<std::string> nodes;
+  for (uint32_t i : missing)
+    nodes.push_back(series[i].node);
+  std::sort(nodes.begin(), nodes.end());
+  nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
+  for (const auto& n : nodes)
+    tx.exec_params(kUpsertNode, n);
+  for (uint32_t i : missing) {
+    const SeriesKey& k = series[i];
+    ids[i] = tx.exec_params(kUpsertSeries, k.metric, std::string(metric_category(k.metric)), k.node,
+                            labels_json(k.labels))[0][0]
+                 .as<int64_t>();
+  }
+  tx.commit();
+  std::unique_lock lock(mu_);
+  for (uint32_t i : missing) {
+    if (ids_.emplace(series_identity(series[i]), ids[i]).second) {
+      ++per_node_[series[i].node];
+      created_.inc();
+    }
+  }
+}
+
+size_t SeriesRegistry::size() const {
+  std::shared_lock lock(mu_);
+  return ids_.size();
+}
+
+}  // namespace metricsd::storage

@@ -1,0 +1,53 @@
+// SeriesRegistry: (metric, node, labels) -> series_id, all of it cached in memory
+// (loaded at start, bounded by limits.max_series), with the cardinality limits. Lookups
+// take a shared lock; creating series runs on a storage thread and takes the exclusive
+// lock only to publish the new ids.
+#pragma once
+
+#include <cstdint>
+#include <pqxx/pqxx>
+#include <shared_mutex>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/prom.hpp"
+#include "core/sample_batch.hpp"
+
+namespace metricsd::storage {
+
+// A request would go beyond limits.max_series or limits.max_series_per_node.
+class SeriesLimitExceeded : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class SeriesRegistry {
+ public:
+  SeriesRegistry(int64_t max_series, int64_t max_series_per_node, prom::Registry& metrics);
+
+  // Replaces the cache with every series in the database (start-up).
+  void load(pqxx::connection& c);
+
+  // ids[i] = the id of series[i], or 0 when unknown; returns the indexes of unknown ones.
+  std::vector<uint32_t> lookup(const std::vector<SeriesKey>& series,
+                               std::vector<int64_t>& ids) const;
+
+  // Storage thread: creates the series at `missing` (and their nodes), filling ids.
+  // Throws SeriesLimitExceeded (nothing created) when a limit would be passed.
+  void create(pqxx::connection& c, const std::vector<SeriesKey>& series,
+              const std::vector<uint32_t>& missing, std::vector<int64_t>& ids);
+
+  size_t size() const;
+
+ private:
+  const int64_t max_series_, max_per_node_;
+  prom::Counter& created_;
+
+  mutable std::shared_mutex mu_;                       // guards ids_ and per_node_
+  std::unordered_map<std::string, int64_t> ids_;       // series_identity -> id
+  std::unordered_map<std::string, int64_t> per_node_;  // node -> series count
+};
+
+}  // namespace metricsd::storage
