@@ -71,12 +71,14 @@ std::string TimeBounds::check(int64_t ts) const {
 
 SampleBatch decode_line_protocol(std::string_view body, Precision precision,
                                  std::string_view default_node, const TimeBounds& bounds,
-                                 Problems& problems, LineProtocolStats& stats) {
-  SampleBatchBuilder out;
+                                 Problems& problems, LineProtocolStats& stats,
+                                 const SeriesResolver* resolver) {
+  SampleBatchBuilder out(resolver);
   LineProtocolReader reader(body);
   LpPoint pt;
   std::string error;
   LabelSet labels;
+  std::string prefix, metric;  // reused across lines
   while (!problems.full() && reader.next(pt, &error)) {
     size_t line = reader.line();
     if (!error.empty()) {
@@ -117,19 +119,25 @@ SampleBatch decode_line_protocol(std::string_view body, Precision precision,
       problems.at_line(line, e);
       continue;
     }
-    std::string prefix = sanitize_metric_name(pt.measurement) + ".";
+    prefix = sanitize_metric_name(pt.measurement);
+    prefix += '.';
     for (size_t i = 0; i < pt.n_fields; ++i) {
       const LpField& f = pt.fields[i];
       if (f.kind == LpField::Kind::kString) {
         ++stats.string_fields_skipped;
         continue;
       }
-      std::string metric = prefix + sanitize_metric_name(f.key);
-      if (auto e = check_metric(metric); !e.empty()) {
-        problems.at_line(line, e);
+      // Both parts are sanitised, so only the length can still be wrong.
+      metric.assign(prefix);
+      if (valid_metric_name(f.key))
+        metric += f.key;
+      else
+        metric += sanitize_metric_name(f.key);
+      if (metric.size() > kMaxMetricBytes) {
+        problems.at_line(line, check_metric(metric));
         break;
       }
-      out.add(out.series(std::move(metric), node, labels), ts, f.value);
+      out.add(out.series(metric, node, labels), ts, f.value);
     }
   }
   return out.take();
@@ -152,13 +160,14 @@ void decode_metrics_map(const json& metrics, const std::string& node, int64_t ts
       problems.at_field(field, "value must be a finite number");
       continue;
     }
-    out.add(out.series(it.key(), node, {}), ts, it.value().get<double>());
+    static const LabelSet kNoLabels;
+    out.add(out.series(it.key(), node, kNoLabels), ts, it.value().get<double>());
   }
 }
 
-SampleBatch decode_metrics_json(std::string_view body, const TimeBounds& bounds,
-                                Problems& problems) {
-  SampleBatchBuilder out;
+SampleBatch decode_metrics_json(std::string_view body, const TimeBounds& bounds, Problems& problems,
+                                const SeriesResolver* resolver) {
+  SampleBatchBuilder out(resolver);
   json doc = json::parse(body, nullptr, false);
   if (doc.is_discarded()) {
     problems.at_field("body", "not valid JSON");
@@ -262,7 +271,7 @@ SampleBatch decode_metrics_json(std::string_view body, const TimeBounds& bounds,
           if (auto e = check_labels(labels); !e.empty()) bad("labels", e);
         }
       }
-      if (ok) out.add(out.series(std::move(metric), std::move(node), std::move(labels)), ts, value);
+      if (ok) out.add(out.series(metric, node, labels), ts, value);
     }
   }
   if (doc.contains("metrics")) {

@@ -39,11 +39,12 @@ struct LineProtocolStats {
 // POST /api/v1/write. default_node: the `node` query parameter (may be empty).
 SampleBatch decode_line_protocol(std::string_view body, Precision precision,
                                  std::string_view default_node, const TimeBounds& bounds,
-                                 Problems& problems, LineProtocolStats& stats);
+                                 Problems& problems, LineProtocolStats& stats,
+                                 const SeriesResolver* resolver = nullptr);
 
 // POST /api/v1/metrics.
-SampleBatch decode_metrics_json(std::string_view body, const TimeBounds& bounds,
-                                Problems& problems);
+SampleBatch decode_metrics_json(std::string_view body, const TimeBounds& bounds, Problems& problems,
+                                const SeriesResolver* resolver = nullptr);
 
 // The `metrics` map of a heartbeat: samples of `node` at the heartbeat's time.
 void decode_metrics_map(const nlohmann::json& metrics, const std::string& node, int64_t ts_ms,

@@ -98,39 +98,45 @@ std::string_view IngestHandlers::body_of(Request& req, std::string& inflated) co
   return inflated;
 }
 
-boost::asio::awaitable<void> IngestHandlers::store(const SampleBatch& batch, const char* format) {
-  if (batch.size() == 0) co_return;
+boost::asio::awaitable<void> IngestHandlers::store(SampleBatch batch, const char* format) {
+  size_t n = batch.size();
+  if (n == 0) co_return;
   if (!db_.ready()) throw ApiError::unavailable(db_.not_ready_reason(), 2);
-  std::vector<int64_t> ids;
-  auto missing = registry_.lookup(batch.series, ids);
-  if (!missing.empty()) {
-    try {
-      co_await db_.pool().run(
-          [&](pqxx::connection& c) { registry_.create(c, batch.series, missing, ids); });
-    } catch (const storage::SeriesLimitExceeded& e) {
-      rejected_requests_.with({"series_limit"}).inc();
-      rejected_samples_.with({"series_limit"}).inc(static_cast<double>(batch.size()));
-      throw ApiError::invalid_argument(e.what(), json::array({{{"field", "series"}}}));
+  // Series the decoder did not find in the registry: look again (another request may have
+  // created them meanwhile), then create the rest on a storage thread.
+  std::vector<int64_t> new_ids;
+  if (!batch.series.empty()) {
+    auto missing = registry_.lookup(batch, new_ids);
+    if (!missing.empty()) {
+      try {
+        co_await db_.pool().run(
+            [&](pqxx::connection& c) { registry_.create(c, batch.series, missing, new_ids); });
+      } catch (const storage::SeriesLimitExceeded& e) {
+        rejected_requests_.with({"series_limit"}).inc();
+        rejected_samples_.with({"series_limit"}).inc(static_cast<double>(n));
+        throw ApiError::invalid_argument(e.what(), json::array({{{"field", "series"}}}));
+      }
     }
   }
   storage::SampleRows rows;
-  rows.series_ids.reserve(batch.size());
-  for (uint32_t idx : batch.series_index)
-    rows.series_ids.push_back(ids[idx]);
-  rows.ts_ms = batch.ts_ms;
-  rows.values = batch.values;
+  rows.series_ids = std::move(batch.series_ids);
+  for (size_t i = 0; i < n; ++i)
+    if (batch.series_index[i] != SampleBatch::kResolved)
+      rows.series_ids[i] = new_ids[batch.series_index[i]];
+  rows.ts_ms = std::move(batch.ts_ms);
+  rows.values = std::move(batch.values);
   try {
     co_await writer_.write(std::move(rows));
   } catch (const storage::Overloaded&) {
     rejected_requests_.with({"overloaded"}).inc();
-    rejected_samples_.with({"overloaded"}).inc(static_cast<double>(batch.size()));
+    rejected_samples_.with({"overloaded"}).inc(static_cast<double>(n));
     throw;
   } catch (const storage::Unavailable&) {
     rejected_requests_.with({"unavailable"}).inc();
-    rejected_samples_.with({"unavailable"}).inc(static_cast<double>(batch.size()));
+    rejected_samples_.with({"unavailable"}).inc(static_cast<double>(n));
     throw;
   }
-  accepted_.with({format}).inc(static_cast<double>(batch.size()));
+  accepted_.with({format}).inc(static_cast<double>(n));
 }
 
 boost::asio::awaitable<Response> IngestHandlers::write_json(Request& req) {
@@ -141,13 +147,18 @@ boost::asio::awaitable<Response> IngestHandlers::write_json(Request& req) {
   std::string_view body = body_of(req, inflated);
   TimeBounds bounds{now_ms(), settings_.ingest_max_future_s * 1000, settings_.retention_raw_ms};
   Problems problems;
-  SampleBatch batch = decode_metrics_json(body, bounds, problems);
+  SampleBatch batch;
+  {
+    auto resolver = registry_.reader();
+    batch = decode_metrics_json(body, bounds, problems, &resolver);
+  }
+  size_t n = batch.size();
   if (!problems.empty()) {
-    reject("invalid", problems, batch.size());
+    reject("invalid", problems, n);
     throw invalid(problems);
   }
-  co_await store(batch, "json");
-  co_return json_response(200, {{"accepted", batch.size()}});
+  co_await store(std::move(batch), "json");
+  co_return json_response(200, {{"accepted", n}});
 }
 
 boost::asio::awaitable<Response> IngestHandlers::write_line_protocol(Request& req) {
@@ -169,12 +180,16 @@ boost::asio::awaitable<Response> IngestHandlers::write_line_protocol(Request& re
   TimeBounds bounds{now_ms(), settings_.ingest_max_future_s * 1000, settings_.retention_raw_ms};
   Problems problems;
   LineProtocolStats stats;
-  SampleBatch batch = decode_line_protocol(body, precision, default_node, bounds, problems, stats);
+  SampleBatch batch;
+  {
+    auto resolver = registry_.reader();  // shared lock for the decode only
+    batch = decode_line_protocol(body, precision, default_node, bounds, problems, stats, &resolver);
+  }
   if (!problems.empty()) {
     reject("invalid", problems, batch.size());
     throw invalid(problems);
   }
-  co_await store(batch, "line_protocol");
+  co_await store(std::move(batch), "line_protocol");
   string_fields_skipped_.inc(static_cast<double>(stats.string_fields_skipped));
   Response r;
   r.status = 204;
@@ -250,8 +265,7 @@ boost::asio::awaitable<Response> IngestHandlers::heartbeat(Request& req) {
     reject("invalid", problems, builder.samples());
     throw invalid(problems);
   }
-  SampleBatch batch = builder.take();
-  co_await store(batch, "heartbeat");
+  co_await store(builder.take(), "heartbeat");
   if (!db_.ready()) throw ApiError::unavailable(db_.not_ready_reason(), 2);
   json commands = json::array();
   co_await db_.pool().run([&](pqxx::connection& c) {

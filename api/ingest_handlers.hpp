@@ -28,7 +28,7 @@ class IngestHandlers {
 
  private:
   // Resolves series (creating new ones) and commits the samples.
-  boost::asio::awaitable<void> store(const SampleBatch& batch, const char* format);
+  boost::asio::awaitable<void> store(SampleBatch batch, const char* format);
   // The body, inflated if gzip; throws ApiError 400/413/415.
   std::string_view body_of(Request& req, std::string& inflated) const;
   void reject(const char* reason, const Problems& problems, size_t samples);

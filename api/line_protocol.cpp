@@ -137,8 +137,15 @@ const char* parse_value(std::string_view t, LpField& f) {
 
 // Finds the end of the line starting at pos: the first '\n' not inside a quoted string
 // field value. Quotes only count in the field section (after the first unescaped space
-// that ends measurement and tags).
+// or tab that ends measurement and tags, leading whitespace aside); a comment line ends
+// at its first '\n' whatever quotes it holds.
 size_t line_end(std::string_view s, size_t pos) {
+  while (pos < s.size() && is_space(s[pos]))
+    ++pos;
+  if (pos < s.size() && s[pos] == '#') {
+    size_t nl = s.find('\n', pos);
+    return nl == std::string_view::npos ? s.size() : nl;
+  }
   bool in_fields = false, in_quotes = false;
   for (size_t i = pos; i < s.size(); ++i) {
     char c = s[i];
@@ -152,7 +159,7 @@ size_t line_end(std::string_view s, size_t pos) {
     }
     if (c == '\n') return i;
     if (!in_fields) {
-      if (c == ' ') in_fields = true;
+      if (is_space(c)) in_fields = true;
     } else if (c == '"') {
       in_quotes = true;
     }
@@ -216,9 +223,10 @@ bool LineProtocolReader::next(LpPoint& pt, std::string* error) {
     if (pos_ >= body_.size()) return false;
     size_t end = line_end(body_, pos_);
     size_t start = pos_;
-    // Count the newlines this point spans (quoted strings may hold some).
+    // A point is named by its first line; line_ also counts the newlines it spans
+    // (quoted strings may hold some) so the next point's number is right.
     ++line_;
-    size_t first_line = line_;
+    point_line_ = line_;
     for (size_t i = start; i < end; ++i)
       if (body_[i] == '\n') ++line_;
     pos_ = end + 1;
@@ -231,7 +239,6 @@ bool LineProtocolReader::next(LpPoint& pt, std::string* error) {
     std::string_view s = body_;
     auto fail = [&](const std::string& msg) {
       *error = msg;
-      line_ = std::max(line_, first_line);
       return true;
     };
     error->clear();

@@ -45,14 +45,16 @@ class LineProtocolReader {
   explicit LineProtocolReader(std::string_view body) : body_(body) {}
 
   // Parses the next point. Returns false at the end of the body. On a malformed line
-  // sets *error (and skips the line), returning true; line() names it (1-based).
+  // sets *error (and skips the line), returning true; line() names it (1-based; the
+  // first line of a point whose string field spans several).
   bool next(LpPoint& point, std::string* error);
-  size_t line() const { return line_; }
+  size_t line() const { return point_line_; }
 
  private:
   std::string_view body_;
   size_t pos_ = 0;
-  size_t line_ = 0;
+  size_t line_ = 0;        // lines consumed so far
+  size_t point_line_ = 0;  // first line of the last point returned
 };
 
 // A timestamp in `precision` to unix milliseconds (floor); false on overflow.

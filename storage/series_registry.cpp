@@ -43,7 +43,8 @@ SeriesRegistry::SeriesRegistry(int64_t max_series, int64_t max_series_per_node,
 }
 
 void SeriesRegistry::load(pqxx::connection& c) {
-  std::unordered_map<std::string, int64_t> ids, per_node;
+  boost::unordered_flat_map<std::string, int64_t> ids;
+  std::unordered_map<std::string, int64_t> per_node;
   pqxx::nontransaction tx(c);
   for (const auto& row : tx.exec(kLoadAll)) {
     SeriesKey key{row[1].as<std::string>(), row[2].as<std::string>(),
@@ -56,14 +57,13 @@ void SeriesRegistry::load(pqxx::connection& c) {
   per_node_ = std::move(per_node);
 }
 
-std::vector<uint32_t> SeriesRegistry::lookup(const std::vector<SeriesKey>& series,
+std::vector<uint32_t> SeriesRegistry::lookup(const SampleBatch& batch,
                                              std::vector<int64_t>& ids) const {
   std::vector<uint32_t> missing;
-  ids.assign(series.size(), 0);
-  std::string identity;
+  ids.assign(batch.series.size(), 0);
   std::shared_lock lock(mu_);
-  for (uint32_t i = 0; i < series.size(); ++i) {
-    auto it = ids_.find(series_identity(series[i]));
+  for (uint32_t i = 0; i < batch.identities.size(); ++i) {
+    auto it = ids_.find(batch.identities[i]);
     if (it == ids_.end()) {
       missing.push_back(i);
     } else {

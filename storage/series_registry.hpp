@@ -4,6 +4,7 @@
 // lock only to publish the new ids.
 #pragma once
 
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <cstdint>
 #include <pqxx/pqxx>
 #include <shared_mutex>
@@ -30,9 +31,9 @@ class SeriesRegistry {
   // Replaces the cache with every series in the database (start-up).
   void load(pqxx::connection& c);
 
-  // ids[i] = the id of series[i], or 0 when unknown; returns the indexes of unknown ones.
-  std::vector<uint32_t> lookup(const std::vector<SeriesKey>& series,
-                               std::vector<int64_t>& ids) const;
+  // ids[i] = the id of the batch's series i, or 0 when unknown; returns the indexes of
+  // unknown ones.
+  std::vector<uint32_t> lookup(const SampleBatch& batch, std::vector<int64_t>& ids) const;
 
   // Storage thread: creates the series at `missing` (and their nodes), filling ids.
   // Throws SeriesLimitExceeded (nothing created) when a limit would be passed.
@@ -41,13 +42,29 @@ class SeriesRegistry {
 
   size_t size() const;
 
+  // A resolver over the cache holding its shared lock: for one synchronous decode, never
+  // across a suspension point.
+  class Reader : public SeriesResolver {
+   public:
+    explicit Reader(const SeriesRegistry& r) : r_(r), lock_(r.mu_) {}
+    int64_t find(const std::string& identity) const override {
+      auto it = r_.ids_.find(identity);
+      return it == r_.ids_.end() ? 0 : it->second;
+    }
+
+   private:
+    const SeriesRegistry& r_;
+    std::shared_lock<std::shared_mutex> lock_;
+  };
+  Reader reader() const { return Reader(*this); }
+
  private:
   const int64_t max_series_, max_per_node_;
   prom::Counter& created_;
 
-  mutable std::shared_mutex mu_;                       // guards ids_ and per_node_
-  std::unordered_map<std::string, int64_t> ids_;       // series_identity -> id
-  std::unordered_map<std::string, int64_t> per_node_;  // node -> series count
+  mutable std::shared_mutex mu_;                         // guards ids_ and per_node_
+  boost::unordered_flat_map<std::string, int64_t> ids_;  // series_identity -> id
+  std::unordered_map<std::string, int64_t> per_node_;    // node -> series count
 };
 
 }  // namespace metricsd::storage
