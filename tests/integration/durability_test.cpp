@@ -1,0 +1,177 @@
+// The promise: every sample of every acknowledged write survives, whatever happens to
+// the daemon or its database after the 2xx. Writers run on several connections while
+// the daemon is killed with SIGKILL (and, separately, while PostgreSQL is stopped).
+#include <signal.h>
+
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+#include <set>
+#include <thread>
+
+#include "harness.hpp"
+#include "storage/embedded_postgres.hpp"
+
+namespace metricsd::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr int kSamplesPerRequest = 50;
+
+// Sample values are unique: writer * 1e9 + request * 1000 + index.
+double value_of(int writer, int request, int index) {
+  return writer * 1e9 + request * 1000.0 + index;
+}
+
+struct Outcome {
+  std::mutex mu;
+  std::vector<std::pair<int, int>> acknowledged;  // (writer, request)
+  std::vector<std::pair<int, int>> rejected;      // answered 4xx: must not be stored
+  int unavailable = 0;                            // answered 503
+};
+
+// Posts JSON batches until `stop`; every 7th request carries one invalid sample.
+void write_until(int port_or_zero, std::atomic<int>& port, int writer, std::atomic<bool>& stop,
+                 Outcome& out) {
+  (void)port_or_zero;
+  for (int request = 0; !stop.load(); ++request) {
+    bool poisoned = request % 7 == 6;
+    nlohmann::json samples = nlohmann::json::array();
+    for (int i = 0; i < kSamplesPerRequest; ++i) {
+      nlohmann::json s = {{"metric", fmt::format("dur.w{}", writer)},
+                          {"value", value_of(writer, request, i)}};
+      if (poisoned && i == kSamplesPerRequest / 2) s["metric"] = "9-not-a-metric";
+      samples.push_back(s);
+    }
+    nlohmann::json body = {{"node", fmt::format("writer-{}", writer)}, {"samples", samples}};
+    try {
+      auto r = http_request(port.load(), "POST", "/api/v1/metrics", body.dump(),
+                            {{"Content-Type", "application/json"}});
+      std::lock_guard lock(out.mu);
+      if (r.status == 200)
+        out.acknowledged.emplace_back(writer, request);
+      else if (r.status == 503)
+        ++out.unavailable;
+      else if (r.status >= 400 && r.status < 500)
+        out.rejected.emplace_back(writer, request);
+    } catch (const std::exception&) {
+      std::this_thread::sleep_for(20ms);  // daemon gone or restarting; keep trying
+    }
+  }
+}
+
+std::set<double> stored_values(const std::string& conninfo) {
+  pqxx::connection c(conninfo);
+  pqxx::nontransaction tx(c);
+  std::set<double> out;
+  for (const auto& row : tx.exec("SELECT value FROM metrics WHERE metric LIKE 'dur.w%'"))
+    out.insert(row[0].as<double>());
+  return out;
+}
+
+void expect_all_acknowledged_stored(Outcome& out, const std::set<double>& stored) {
+  size_t missing = 0;
+  for (auto [w, r] : out.acknowledged)
+    for (int i = 0; i < kSamplesPerRequest; ++i)
+      if (!stored.count(value_of(w, r, i))) ++missing;
+  EXPECT_EQ(missing, 0u) << "acknowledged samples lost";
+  size_t leaked = 0;
+  for (auto [w, r] : out.rejected)
+    for (int i = 0; i < kSamplesPerRequest; ++i)
+      if (stored.count(value_of(w, r, i))) ++leaked;
+  EXPECT_EQ(leaked, 0u) << "samples of rejected requests were stored";
+}
+
+TEST(Durability, EveryAcknowledgedSampleSurvivesSigkillMidStream) {
+  TempDir dir;
+  auto d = std::make_unique<Daemon>(dir.path());
+  ASSERT_TRUE(d->wait_ready()) << d->log();
+  std::atomic<int> port{d->port()};
+  std::atomic<bool> stop{false};
+  Outcome out;
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 4; ++w)
+    writers.emplace_back([&, w] { write_until(0, port, w, stop, out); });
+  std::this_thread::sleep_for(1500ms);
+  d->signal(SIGKILL);
+  ASSERT_TRUE(d->wait_exit(5s).has_value());
+  size_t acked_before_kill;
+  {
+    std::lock_guard lock(out.mu);
+    acked_before_kill = out.acknowledged.size();
+  }
+  // Same data dir: the embedded PostgreSQL recovers from its WAL.
+  d = std::make_unique<Daemon>(dir.path());
+  ASSERT_TRUE(d->wait_ready()) << d->log();
+  port = d->port();
+  std::this_thread::sleep_for(500ms);  // writers go on against the new daemon
+  stop = true;
+  for (auto& t : writers)
+    t.join();
+  ASSERT_GT(acked_before_kill, 10u) << "the writers did not get going before the kill";
+  ASSERT_FALSE(out.rejected.empty());
+  expect_all_acknowledged_stored(
+      out, stored_values(fmt::format("host={}/run port=5432 user=postgres dbname=metricsd",
+                                     dir.path().string())));
+}
+
+int free_port() {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return a.local_endpoint().port();
+}
+
+TEST(Durability, PostgresStoppedUnderLoadGives503sAndLosesNothingAcknowledged) {
+  TempDir dir;
+  storage::EmbeddedPostgres::Options o;
+  o.data_dir = dir.path() / "cluster";
+  o.tcp_port = free_port();
+  storage::EmbeddedPostgres pg(o);
+  pg.start();
+  TempDir data;
+  Daemon d(data.path(), {"--database-url",
+                         fmt::format("postgresql://postgres@127.0.0.1:{}/metricsd", o.tcp_port)});
+  ASSERT_TRUE(d.wait_ready()) << d.log();
+  std::atomic<int> port{d.port()};
+  std::atomic<bool> stop{false};
+  Outcome out;
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 3; ++w)
+    writers.emplace_back([&, w] { write_until(0, port, w, stop, out); });
+  std::this_thread::sleep_for(700ms);
+  pg.stop(std::chrono::milliseconds(100));  // fast shutdown under load
+  std::this_thread::sleep_for(1000ms);
+  int unavailable_while_down;
+  {
+    std::lock_guard lock(out.mu);
+    unavailable_while_down = out.unavailable;
+  }
+  pg.start();
+  // Writes succeed again by themselves.
+  size_t acked_at_restart;
+  {
+    std::lock_guard lock(out.mu);
+    acked_at_restart = out.acknowledged.size();
+  }
+  bool recovered = false;
+  for (int i = 0; i < 300 && !recovered; ++i) {
+    std::this_thread::sleep_for(50ms);
+    std::lock_guard lock(out.mu);
+    recovered = out.acknowledged.size() > acked_at_restart + 5;
+  }
+  stop = true;
+  for (auto& t : writers)
+    t.join();
+  EXPECT_GT(unavailable_while_down, 0) << "no 503 while PostgreSQL was down\n" << d.log();
+  EXPECT_TRUE(recovered) << "writes did not recover after PostgreSQL came back\n" << d.log();
+  expect_all_acknowledged_stored(out, stored_values(pg.conninfo()));
+}
+
+}  // namespace
+}  // namespace metricsd::test
