@@ -29,12 +29,14 @@ std::string gunzip(std::string_view in, size_t max_bytes, std::string& out, bool
       if (zs.avail_in != 0) error = "trailing data after the gzip stream";
       break;
     }
-    if (rc != Z_OK) {
-      error = std::string("malformed gzip body: ") + (zs.msg ? zs.msg : "corrupt data");
+    // All input used and no stream end: inflate answers Z_BUF_ERROR (or Z_OK having
+    // made no progress) when the body was cut short.
+    if ((rc == Z_OK || rc == Z_BUF_ERROR) && zs.avail_in == 0 && produced == 0) {
+      error = "truncated gzip body";
       break;
     }
-    if (zs.avail_in == 0 && produced == 0) {
-      error = "truncated gzip body";
+    if (rc != Z_OK) {
+      error = std::string("malformed gzip body: ") + (zs.msg ? zs.msg : "corrupt data");
       break;
     }
   }

@@ -92,6 +92,12 @@ SampleBatch decode_line_protocol(std::string_view body, Precision precision,
     if (!node_tag)
       for (size_t i = 0; i < pt.n_tags; ++i)
         if (pt.tags[i].key == "host") node_tag = &pt.tags[i];
+    // A second tag of the node's key would otherwise slip in as a label of that name.
+    if (node_tag && std::count_if(pt.tags.begin(), pt.tags.begin() + pt.n_tags,
+                                  [&](const LpTag& t) { return t.key == node_tag->key; }) > 1) {
+      problems.at_line(line, fmt::format("tag \"{}\" appears twice", node_tag->key));
+      continue;
+    }
     std::string node = node_tag ? node_tag->value : std::string(default_node);
     if (node.empty()) {
       problems.at_line(line, "no node: add a `node` (or `host`) tag, or ?node= to the URL");

@@ -99,10 +99,17 @@ std::optional<int64_t> parse_time_ms(std::string_view text, int64_t now) {
 }
 
 std::string format_rfc3339_ms(int64_t ms) {
-  int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
-  int64_t msec = ms - secs * 1000;
-  int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
-  int64_t rem = secs - days * 86400;
+  // Floor division by remainders, which cannot overflow even at INT64_MIN.
+  int64_t secs = ms / 1000, msec = ms % 1000;
+  if (msec < 0) {
+    msec += 1000;
+    --secs;
+  }
+  int64_t days = secs / 86400, rem = secs % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    --days;
+  }
   // civil_from_days
   days += 719468;
   const int64_t era = (days >= 0 ? days : days - 146096) / 146097;

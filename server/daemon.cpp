@@ -21,6 +21,7 @@
 #include "core/version.hpp"
 #include "server/data_dir_lock.hpp"
 #include "server/http_server.hpp"
+#include "server/node_monitor.hpp"
 #include "server/routes.hpp"
 #include "storage/database.hpp"
 #include "storage/embedded_postgres.hpp"
@@ -115,8 +116,9 @@ int serve(const Settings& s) {
       metrics);
   api::OpsHandlers ops(db, metrics);
   api::IngestHandlers ingest(s, db, registry, writer, metrics);
+  api::EventsHandlers events(db);
   Router router;
-  Handlers handlers{ops, ingest};
+  Handlers handlers{ops, ingest, events};
   register_routes(router, handlers);
 
   int threads = thread_count(s);
@@ -128,8 +130,13 @@ int serve(const Settings& s) {
     spdlog::error("{}", e.what());
     return 1;
   }
+  NodeMonitor monitor(
+      ioc, db,
+      {static_cast<double>(s.nodes_stale_after_s), static_cast<double>(s.nodes_offline_after_s)},
+      metrics);
   db.start();
   writer.start();
+  monitor.start();
   server.start();
   spdlog::info("listening on http://{} ({} io threads, data_dir {})", server.local_address(),
                threads, dir.string());
@@ -155,6 +162,7 @@ int serve(const Settings& s) {
     sd_notify(0, "STOPPING=1");
     signals.async_wait(on_signal);
     server.begin_shutdown();
+    monitor.stop();
     asio::co_spawn(
         ioc,
         [&]() -> asio::awaitable<void> {

@@ -16,6 +16,9 @@ void register_routes(Router& r, Handlers& h) {
   r.add("POST", "/write", [&in](api::Request& q) { return in.write_line_protocol(q); });
   r.add("POST", "/api/v1/nodes/{node_id}/heartbeat",
         [&in](api::Request& q) { return in.heartbeat(q); });
+
+  auto& ev = h.events;
+  r.add("GET", "/api/v1/events", [&ev](api::Request& q) { return ev.list(q); });
 }
 
 }  // namespace metricsd::server

@@ -1,6 +1,7 @@
 // The route table: every endpoint the daemon serves, in one place.
 #pragma once
 
+#include "api/events_handlers.hpp"
 #include "api/ingest_handlers.hpp"
 #include "api/ops_handlers.hpp"
 #include "server/router.hpp"
@@ -10,6 +11,7 @@ namespace metricsd::server {
 struct Handlers {
   api::OpsHandlers& ops;
   api::IngestHandlers& ingest;
+  api::EventsHandlers& events;
 };
 
 void register_routes(Router& router, Handlers& h);

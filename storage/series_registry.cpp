@@ -11,8 +11,13 @@ namespace metricsd::storage {
 namespace {
 
 constexpr const char* kLoadAll = "SELECT series_id, metric, node_id, labels::text FROM series";
+// A node first seen through its samples is registered here, with the same event a first
+// heartbeat records (the heartbeat stores its samples first, so it then finds the row).
 constexpr const char* kUpsertNode =
-    "INSERT INTO nodes (node_id) VALUES ($1) ON CONFLICT (node_id) DO NOTHING";
+    "WITH n AS (INSERT INTO nodes (node_id) VALUES ($1) ON CONFLICT (node_id) DO NOTHING "
+    "RETURNING node_id) "
+    "INSERT INTO events (node_id, type, data) "
+    "SELECT node_id, 'node_registered', '{\"from\": \"new\", \"to\": \"online\"}' FROM n";
 // The no-op update makes RETURNING yield the id whether the row is new or not (another
 // daemon may have created it).
 constexpr const char* kUpsertSeries =

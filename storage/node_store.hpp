@@ -1,0 +1,46 @@
+// SQL over nodes and events: the status monitor's reads and transitions, and the
+// events listing. Every function runs on a storage thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <pqxx/pqxx>
+#include <string>
+#include <vector>
+
+namespace metricsd::storage {
+
+struct NodeLiveness {
+  std::string node_id;
+  std::string status;
+  double age_s = 0;  // since last_seen, by the database's clock
+  std::optional<double> interval_s;
+  int64_t last_seen_ms = 0;
+};
+
+std::vector<NodeLiveness> load_node_liveness(pqxx::connection& c);
+
+// Moves the node from `from` to `to` and records a node_status event, unless another
+// daemon (or a heartbeat) changed it first. True when this call made the transition.
+bool record_status_transition(pqxx::connection& c, const NodeLiveness& node, const std::string& to);
+
+struct EventFilter {
+  std::optional<std::string> node;
+  std::optional<std::string> type;
+  std::optional<int64_t> from_ms, to_ms;  // [from, to)
+  std::optional<int64_t> before_id;       // the cursor: events older than this id
+  int limit = 100;
+};
+
+struct EventRow {
+  int64_t id = 0;
+  int64_t ts_ms = 0;
+  std::string node;  // empty when not about a node
+  std::string type;
+  std::string data_json;
+};
+
+// Newest first.
+std::vector<EventRow> list_events(pqxx::connection& c, const EventFilter& f);
+
+}  // namespace metricsd::storage
