@@ -21,6 +21,7 @@
 #include "core/version.hpp"
 #include "server/data_dir_lock.hpp"
 #include "server/http_server.hpp"
+#include "server/maintenance.hpp"
 #include "server/node_monitor.hpp"
 #include "server/routes.hpp"
 #include "storage/database.hpp"
@@ -134,9 +135,11 @@ int serve(const Settings& s) {
       ioc, db,
       {static_cast<double>(s.nodes_stale_after_s), static_cast<double>(s.nodes_offline_after_s)},
       metrics);
+  Maintenance maintenance(ioc, db, s, metrics);
   db.start();
   writer.start();
   monitor.start();
+  maintenance.start();
   server.start();
   spdlog::info("listening on http://{} ({} io threads, data_dir {})", server.local_address(),
                threads, dir.string());
@@ -163,6 +166,7 @@ int serve(const Settings& s) {
     signals.async_wait(on_signal);
     server.begin_shutdown();
     monitor.stop();
+    maintenance.stop();
     asio::co_spawn(
         ioc,
         [&]() -> asio::awaitable<void> {

@@ -14,7 +14,7 @@ namespace metricsd::storage {
 namespace {
 
 constexpr const char* kCopyInbox =
-    "COPY inbox (series_ids, ts_ms, vals, min_ts_ms, max_ts_ms) FROM STDIN (FORMAT binary)";
+    "COPY inbox (series_ids, ts_ms, vals, min_ts_ms, max_ts_ms, n) FROM STDIN (FORMAT binary)";
 constexpr uint32_t kInt8Oid = 20;
 constexpr uint32_t kFloat8Oid = 701;
 
@@ -183,7 +183,7 @@ void GroupCommitWriter::commit(std::vector<Pending>& group) {
   buf.append("PGCOPY\n\377\r\n\0", 11);
   put32(buf, 0);
   put32(buf, 0);
-  put16(buf, 5);
+  put16(buf, 6);
   int64_t min_ts = INT64_MAX, max_ts = INT64_MIN;
   std::vector<const SampleRows*> parts;
   for (const auto& p : group) {
@@ -219,6 +219,8 @@ void GroupCommitWriter::commit(std::vector<Pending>& group) {
   put_flat(kFloat8Oid, &SampleRows::values);
   put_int8_field(buf, min_ts);
   put_int8_field(buf, max_ts);
+  put32(buf, 4);
+  put32(buf, static_cast<uint32_t>(total));
   put16(buf, 0xFFFF);
 
   auto exec_ok = [&](const char* sql) {

@@ -1,0 +1,115 @@
+// Background storage jobs; see maintenance.hpp.
+#include "server/maintenance.hpp"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "core/time_parse.hpp"
+#include "storage/compactor.hpp"
+
+namespace metricsd::server {
+
+namespace asio = boost::asio;
+
+namespace {
+constexpr int64_t kMaxSamplesPerPass = 2'000'000;
+constexpr int kMaxPassesPerTick = 8;
+constexpr auto kPartitionEvery = std::chrono::minutes(1);
+}  // namespace
+
+Maintenance::Maintenance(asio::io_context& ioc, storage::Database& db, const Settings& settings,
+                         prom::Registry& metrics)
+    : db_(db),
+      settings_(settings),
+      timer_(ioc),
+      runs_(metrics.counter("metricsd_compaction_runs_total", "Compaction passes that moved data")
+                .get()),
+      samples_(metrics
+                   .counter("metricsd_compaction_samples_total",
+                            "Samples moved from the inbox into chunks and rollups")
+                   .get()),
+      duration_(metrics
+                    .histogram("metricsd_compaction_duration_seconds",
+                               "Time of one compaction pass", {}, prom::latency_bounds_seconds())
+                    .get()),
+      failures_(metrics.counter("metricsd_maintenance_failures_total",
+                                "Background storage jobs that failed", {"job"})),
+      dropped_(
+          metrics.counter("metricsd_partitions_dropped_total", "Partitions dropped by retention")
+              .get()) {}
+
+void Maintenance::start() {
+  asio::co_spawn(timer_.get_executor(), run(), [](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      spdlog::error("maintenance stopped: {}", x.what());
+    }
+  });
+}
+
+void Maintenance::stop() {
+  stopping_ = true;
+  asio::post(timer_.get_executor(), [this] { timer_.cancel(); });
+}
+
+asio::awaitable<void> Maintenance::run() {
+  auto next_partitions = std::chrono::steady_clock::now();
+  while (!stopping_) {
+    timer_.expires_after(std::chrono::milliseconds(settings_.ingest_compaction_interval_ms));
+    co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (stopping_) break;
+    if (!db_.ready()) continue;
+    if (std::chrono::steady_clock::now() >= next_partitions) {
+      co_await partitions();
+      next_partitions = std::chrono::steady_clock::now() + kPartitionEvery;
+    }
+    co_await compact();
+  }
+}
+
+asio::awaitable<void> Maintenance::compact() {
+  for (int pass = 0; pass < kMaxPassesPerTick && !stopping_; ++pass) {
+    auto started = std::chrono::steady_clock::now();
+    storage::CompactionResult r;
+    try {
+      r = co_await db_.pool().run([&](pqxx::connection& c) {
+        return storage::compact_inbox(c, now_ms(), settings_.ingest_compaction_grace_ms,
+                                      kMaxSamplesPerPass);
+      });
+    } catch (const std::exception& e) {
+      failures_.with({"compaction"}).inc();
+      spdlog::warn("compaction failed (will retry): {}", e.what());
+      co_return;
+    }
+    if (r.samples == 0) co_return;
+    runs_.inc();
+    samples_.inc(static_cast<double>(r.samples));
+    duration_.observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    spdlog::debug("compacted {} inbox rows, {} samples into {} chunks", r.inbox_rows, r.samples,
+                  r.chunks);
+    if (!r.more) co_return;
+  }
+}
+
+asio::awaitable<void> Maintenance::partitions() {
+  try {
+    storage::Retention ret{settings_.retention_raw_ms, settings_.retention_rollup_1m_ms,
+                           settings_.retention_rollup_1h_ms};
+    int dropped = co_await db_.pool().run(
+        [&](pqxx::connection& c) { return storage::maintain_partitions(c, now_ms(), ret); });
+    if (dropped > 0) {
+      dropped_.inc(dropped);
+      spdlog::info("retention: dropped {} partitions", dropped);
+    }
+  } catch (const std::exception& e) {
+    failures_.with({"partitions"}).inc();
+    spdlog::warn("partition upkeep failed (will retry): {}", e.what());
+  }
+}
+
+}  // namespace metricsd::server

@@ -1,0 +1,40 @@
+// Maintenance: the background jobs of the storage engine, on a timer: compaction of the
+// inbox into chunks and rollups (every ingest.compaction_interval_ms) and partition
+// upkeep (ahead creation and retention drops, every minute). Database work runs on the
+// storage pool; one daemon of several does it at a time (advisory lock).
+#pragma once
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "core/prom.hpp"
+#include "core/settings.hpp"
+#include "storage/database.hpp"
+
+namespace metricsd::server {
+
+class Maintenance {
+ public:
+  Maintenance(boost::asio::io_context& ioc, storage::Database& db, const Settings& settings,
+              prom::Registry& metrics);
+  void start();
+  void stop();
+
+ private:
+  boost::asio::awaitable<void> run();
+  boost::asio::awaitable<void> compact();
+  boost::asio::awaitable<void> partitions();
+
+  storage::Database& db_;
+  const Settings& settings_;
+  boost::asio::steady_timer timer_;
+  std::atomic<bool> stopping_{false};
+  prom::Counter& runs_;
+  prom::Counter& samples_;
+  prom::Histogram& duration_;
+  prom::Family<prom::Counter>& failures_;
+  prom::Counter& dropped_;
+};
+
+}  // namespace metricsd::server
