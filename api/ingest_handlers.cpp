@@ -7,33 +7,12 @@
 #include "api/ingest_decode.hpp"
 #include "core/names.hpp"
 #include "core/time_parse.hpp"
+#include "storage/node_store.hpp"
 
 namespace metricsd::api {
 namespace {
 
 using nlohmann::json;
-
-// Heartbeat: lock the node row (if any) to read its previous status, upsert it, and
-// record a transition.
-constexpr const char* kLockNode = "SELECT status FROM nodes WHERE node_id = $1 FOR UPDATE";
-constexpr const char* kUpsertNode = R"(
-INSERT INTO nodes AS n (node_id, type, hostname, labels, state, info, interval_s, status,
-                        first_seen, last_seen)
-VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6::jsonb, NULLIF($7::float8, -1), 'online', now(), now())
-ON CONFLICT (node_id) DO UPDATE SET
-  type = CASE WHEN $8 THEN EXCLUDED.type ELSE n.type END,
-  hostname = CASE WHEN $9 THEN EXCLUDED.hostname ELSE n.hostname END,
-  labels = CASE WHEN $10 THEN EXCLUDED.labels ELSE n.labels END,
-  state = CASE WHEN $11 THEN EXCLUDED.state ELSE n.state END,
-  info = CASE WHEN $12 THEN EXCLUDED.info ELSE n.info END,
-  interval_s = COALESCE(EXCLUDED.interval_s, n.interval_s),
-  status = 'online', last_seen = now())";
-constexpr const char* kInsertEvent =
-    "INSERT INTO events (node_id, type, data) VALUES ($1, $2, $3::jsonb)";
-constexpr const char* kTakeCommands = R"(
-UPDATE commands SET status = 'delivered', delivered_at = now()
-WHERE node_id = $1 AND status = 'pending'
-RETURNING id, type, args::text, (extract(epoch FROM created_at) * 1000)::bigint)";
 
 bool media_type_is(std::string_view header, std::string_view type) {
   auto semi = header.find(';');
@@ -268,25 +247,20 @@ boost::asio::awaitable<Response> IngestHandlers::heartbeat(Request& req) {
   co_await store(builder.take(), "heartbeat");
   if (!db_.ready()) throw ApiError::unavailable(db_.not_ready_reason(), 2);
   json commands = json::array();
-  co_await db_.pool().run([&](pqxx::connection& c) {
-    pqxx::work tx(c);
-    auto old = tx.exec_params(kLockNode, node);
-    std::string previous = old.empty() ? "" : old[0][0].as<std::string>();
-    tx.exec_params(kUpsertNode, node, type, hostname, labels, state, info, interval.value_or(-1.0),
-                   doc.contains("type"), doc.contains("hostname"), doc.contains("labels"),
-                   doc.contains("state"), doc.contains("info"));
-    if (previous != "online") {
-      json data = {{"from", previous.empty() ? "new" : previous}, {"to", "online"}};
-      tx.exec_params(kInsertEvent, node, previous.empty() ? "node_registered" : "node_status",
-                     data.dump());
-    }
-    for (const auto& row : tx.exec_params(kTakeCommands, node))
-      commands.push_back({{"id", row[0].as<int64_t>()},
-                          {"type", row[1].as<std::string>()},
-                          {"args", json::parse(row[2].as<std::string>())},
-                          {"created_at", format_rfc3339_ms(row[3].as<int64_t>())}});
-    tx.commit();
-  });
+  storage::HeartbeatUpdate update{node,
+                                  doc.contains("type") ? std::optional(type) : std::nullopt,
+                                  doc.contains("hostname") ? std::optional(hostname) : std::nullopt,
+                                  doc.contains("labels") ? std::optional(labels) : std::nullopt,
+                                  doc.contains("state") ? std::optional(state) : std::nullopt,
+                                  doc.contains("info") ? std::optional(info) : std::nullopt,
+                                  interval};
+  auto pending = co_await db_.pool().run(
+      [&](pqxx::connection& c) { return storage::record_heartbeat(c, update); });
+  for (const auto& cmd : pending)
+    commands.push_back({{"id", cmd.id},
+                        {"type", cmd.type},
+                        {"args", json::parse(cmd.args_json, nullptr, false)},
+                        {"created_at", format_rfc3339_ms(cmd.created_ms)}});
   heartbeats_.inc();
   co_return json_response(200,
                           {{"server_time", format_rfc3339_ms(now_ms())}, {"commands", commands}});

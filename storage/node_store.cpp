@@ -26,7 +26,51 @@ WHERE ($1::text IS NULL OR node_id = $1)
 ORDER BY id DESC
 LIMIT $6)";
 
+// Heartbeat: lock the node row (if any) to read its previous status, upsert it, and
+// record a transition.
+constexpr const char* kLockNode = "SELECT status FROM nodes WHERE node_id = $1 FOR UPDATE";
+constexpr const char* kUpsertNode = R"(
+INSERT INTO nodes AS n (node_id, type, hostname, labels, state, info, interval_s, status,
+                        first_seen, last_seen)
+VALUES ($1, COALESCE($2, ''), COALESCE($3, ''), COALESCE($4::jsonb, '{}'),
+        COALESCE($5::jsonb, '{}'), COALESCE($6::jsonb, '{}'), $7, 'online', now(), now())
+ON CONFLICT (node_id) DO UPDATE SET
+  type = COALESCE($2, n.type),
+  hostname = COALESCE($3, n.hostname),
+  labels = COALESCE($4::jsonb, n.labels),
+  state = COALESCE($5::jsonb, n.state),
+  info = COALESCE($6::jsonb, n.info),
+  interval_s = COALESCE($7, n.interval_s),
+  status = 'online', last_seen = now())";
+constexpr const char* kNodeEvent =
+    "INSERT INTO events (node_id, type, data) VALUES ($1, $2, $3::jsonb)";
+constexpr const char* kTakeCommands = R"(
+UPDATE commands SET status = 'delivered', delivered_at = now()
+WHERE node_id = $1 AND status = 'pending'
+RETURNING id, type, args::text, (extract(epoch FROM created_at) * 1000)::bigint)";
+
 }  // namespace
+
+std::vector<PendingCommand> record_heartbeat(pqxx::connection& c, const HeartbeatUpdate& u) {
+  pqxx::work tx(c);
+  auto old = tx.exec_params(kLockNode, u.node_id);
+  std::string previous = old.empty() ? "" : old[0][0].as<std::string>();
+  tx.exec_params(kUpsertNode, u.node_id, u.type, u.hostname, u.labels_json, u.state_json,
+                 u.info_json, u.interval_s);
+  if (!previous.empty() && previous != "online") {
+    nlohmann::json data = {{"from", previous}, {"to", "online"}};
+    tx.exec_params(kNodeEvent, u.node_id, "node_status", data.dump());
+  } else if (previous.empty()) {
+    nlohmann::json data = {{"from", "new"}, {"to", "online"}};
+    tx.exec_params(kNodeEvent, u.node_id, "node_registered", data.dump());
+  }
+  std::vector<PendingCommand> out;
+  for (const auto& row : tx.exec_params(kTakeCommands, u.node_id))
+    out.push_back({row[0].as<int64_t>(), row[1].as<std::string>(), row[2].as<std::string>(),
+                   row[3].as<int64_t>()});
+  tx.commit();
+  return out;
+}
 
 std::vector<NodeLiveness> load_node_liveness(pqxx::connection& c) {
   std::vector<NodeLiveness> out;

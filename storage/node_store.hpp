@@ -24,6 +24,24 @@ std::vector<NodeLiveness> load_node_liveness(pqxx::connection& c);
 // daemon (or a heartbeat) changed it first. True when this call made the transition.
 bool record_status_transition(pqxx::connection& c, const NodeLiveness& node, const std::string& to);
 
+// What a heartbeat says about its node; fields not sent stay as they were.
+struct HeartbeatUpdate {
+  std::string node_id;
+  std::optional<std::string> type, hostname, labels_json, state_json, info_json;
+  std::optional<double> interval_s;
+};
+
+struct PendingCommand {
+  int64_t id = 0;
+  std::string type;
+  std::string args_json;
+  int64_t created_ms = 0;
+};
+
+// Upserts the node as online (an event when it was not), and hands out its pending
+// commands (marking them delivered). One transaction.
+std::vector<PendingCommand> record_heartbeat(pqxx::connection& c, const HeartbeatUpdate& u);
+
 struct EventFilter {
   std::optional<std::string> node;
   std::optional<std::string> type;
