@@ -105,7 +105,10 @@ const char* parse_value(std::string_view t, LpField& f) {
   if (last == 'i' && t.size() > 1) {
     int64_t v = 0;
     std::string_view num = t.substr(0, t.size() - 1);
-    if (num[0] == '+') num.remove_prefix(1);
+    if (num[0] == '+') {
+      num.remove_prefix(1);
+      if (!num.empty() && num[0] == '-') return "invalid integer field value";  // "+-1i"
+    }
     auto [p, ec] = std::from_chars(num.data(), num.data() + num.size(), v);
     if (ec == std::errc::result_out_of_range) return "integer field value out of range";
     if (ec != std::errc() || p != num.data() + num.size() || num.empty())

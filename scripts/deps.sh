@@ -27,6 +27,7 @@ test_pkgs=(
   libgtest-dev                            # GoogleTest
   prometheus                              # promtool: checks /metrics with Prometheus' own parser
   clang-format curl procps
+  clang libclang-rt-14-dev                # libFuzzer + sanitizer runtimes (tests/fuzz/run.sh)
 )
 
 case "${1:-all}" in

@@ -23,6 +23,7 @@ Maintenance::Maintenance(asio::io_context& ioc, storage::Database& db, const Set
                          prom::Registry& metrics)
     : db_(db),
       settings_(settings),
+      compact_conn_(db.conninfo()),
       timer_(ioc),
       runs_(metrics.counter("metricsd_compaction_runs_total", "Compaction passes that moved data")
                 .get()),
@@ -76,8 +77,9 @@ asio::awaitable<void> Maintenance::compact() {
     auto started = std::chrono::steady_clock::now();
     storage::CompactionResult r;
     try {
-      r = co_await db_.pool().run([&](pqxx::connection& c) {
-        return storage::compact_inbox(c, now_ms(), settings_.ingest_compaction_grace_ms,
+      // A storage thread runs it; the pass uses its own connection for binary transfers.
+      r = co_await db_.pool().run([&](pqxx::connection&) {
+        return storage::compact_inbox(compact_conn_, now_ms(), settings_.ingest_compaction_grace_ms,
                                       kMaxSamplesPerPass);
       });
     } catch (const std::exception& e) {

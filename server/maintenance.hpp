@@ -11,6 +11,7 @@
 #include "core/prom.hpp"
 #include "core/settings.hpp"
 #include "storage/database.hpp"
+#include "storage/pg_binary.hpp"
 
 namespace metricsd::server {
 
@@ -28,6 +29,7 @@ class Maintenance {
 
   storage::Database& db_;
   const Settings& settings_;
+  storage::PgConnection compact_conn_;  // used by one compaction pass at a time
   boost::asio::steady_timer timer_;
   std::atomic<bool> stopping_{false};
   prom::Counter& runs_;

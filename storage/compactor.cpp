@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "core/compaction.hpp"
+#include "storage/pg_binary.hpp"
 
 namespace metricsd::storage {
 namespace {
@@ -17,12 +18,16 @@ constexpr int64_t kDayMs = 86'400'000;
 constexpr const char* kTryLock = "SELECT pg_try_advisory_xact_lock($1)";
 // Whole rows, oldest first, up to about max_samples samples (always at least one row).
 constexpr const char* kTakeInbox = R"(
-SELECT batch_id, series_ids::text, ts_ms::text, vals::text
+SELECT batch_id, series_ids, ts_ms, vals
 FROM (SELECT batch_id, series_ids, ts_ms, vals,
              sum(n) OVER (ORDER BY batch_id) - n AS before
       FROM inbox WHERE max_ts_ms < $1) t
 WHERE before < $2
 ORDER BY batch_id)";
+constexpr const char* kCopyChunks =
+    "COPY chunks (series_id, start_ms, end_ms, ts_ms, vals, n, sum, min, max, last, last_ts_ms) "
+    "FROM STDIN (FORMAT binary)";
+constexpr const char* kCopyStage = "COPY rollup_stage FROM STDIN (FORMAT binary)";
 constexpr const char* kDeleteInbox = "DELETE FROM inbox WHERE batch_id = ANY($1::bigint[])";
 constexpr const char* kEnsurePartition = "SELECT metricsd_ensure_partition($1, $2)";
 constexpr const char* kStage = R"(
@@ -44,26 +49,6 @@ SELECT c.relname, p.relname FROM pg_inherits i
 JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
 WHERE p.relname IN ('chunks', 'rollup_1m', 'rollup_1h'))";
 
-// "{1,2,3}" -> values; throws on anything else.
-template <class T>
-void parse_array(const char* text, std::vector<T>& out) {
-  std::string_view s(text);
-  if (s.size() < 2 || s.front() != '{' || s.back() != '}')
-    throw std::runtime_error("unexpected array text from the inbox");
-  s = s.substr(1, s.size() - 2);
-  while (!s.empty()) {
-    size_t comma = s.find(',');
-    std::string_view item = s.substr(0, comma);
-    T v{};
-    auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
-    if (ec != std::errc() || p != item.data() + item.size())
-      throw std::runtime_error("unexpected array element from the inbox");
-    out.push_back(v);
-    if (comma == std::string_view::npos) break;
-    s.remove_prefix(comma + 1);
-  }
-}
-
 template <class T>
 std::string array_text(const std::vector<T>& v) {
   std::string out = "{";
@@ -80,68 +65,108 @@ void ensure_days(pqxx::work& tx, const char* table, const std::set<int64_t>& day
     tx.exec_params(kEnsurePartition, table, d);
 }
 
-void merge_rollups(pqxx::work& tx, const char* table, const std::vector<RollupRow>& rows) {
-  {
-    pqxx::stream_to stage(tx, "rollup_stage");
-    for (const auto& r : rows)
-      stage << std::make_tuple(r.series_id, r.bucket_ms, r.agg.n, r.agg.sum, r.agg.min, r.agg.max,
-                               r.agg.last, r.agg.last_ts_ms);
-    stage.complete();
+void ensure_days(PgConnection& pg, const char* table, const std::set<int64_t>& days) {
+  for (int64_t d : days)
+    pg.query(kEnsurePartition, {table, std::to_string(d)}, false);
+}
+
+// n, sum, min, max, last, last_ts_ms: the aggregate columns of chunks and rollups.
+void put_aggregate(CopyBinary& copy, const Aggregate& a) {
+  copy.int4(static_cast<int32_t>(a.n));
+  copy.float8(a.sum);
+  copy.float8(a.min);
+  copy.float8(a.max);
+  copy.float8(a.last);
+  copy.int8(a.last_ts_ms);
+}
+
+void merge_rollups(PgConnection& pg, const char* table, const std::vector<RollupRow>& rows) {
+  CopyBinary copy;
+  for (const auto& r : rows) {
+    copy.row(8);
+    copy.int8(r.series_id);
+    copy.int8(r.bucket_ms);
+    put_aggregate(copy, r.agg);
   }
-  tx.exec(fmt::format(kMergeRollup, table));
-  tx.exec("TRUNCATE rollup_stage");
+  pg.copy_in(kCopyStage, copy.finish());
+  pg.exec(fmt::format(kMergeRollup, table).c_str());
+  pg.exec("TRUNCATE rollup_stage");
 }
 
 }  // namespace
 
-CompactionResult compact_inbox(pqxx::connection& c, int64_t now_ms, int64_t grace_ms,
+CompactionResult compact_inbox(PgConnection& pg, int64_t now_ms, int64_t grace_ms,
                                int64_t max_samples) {
   CompactionResult res;
-  pqxx::work tx(c);
-  if (!tx.exec_params(kTryLock, kCompactionLockKey)[0][0].as<bool>()) return res;
-  res.ran = true;
-  int64_t closed_before = floor_to(now_ms - grace_ms, kChunkWindowMs);
-  std::vector<int64_t> series, ts, batch_ids;
-  std::vector<double> values;
-  auto rows = tx.exec_params(kTakeInbox, closed_before, max_samples);
-  for (const auto& row : rows) {
-    batch_ids.push_back(row[0].as<int64_t>());
-    parse_array(row[1].c_str(), series);
-    parse_array(row[2].c_str(), ts);
-    parse_array(row[3].c_str(), values);
-  }
-  if (batch_ids.empty()) return res;
-  if (series.size() != ts.size() || ts.size() != values.size())
-    throw std::runtime_error("inbox row arrays differ in length");
-  Compacted out = compact_samples(series, ts, values);
-  std::set<int64_t> chunk_days, minute_days, hour_days;
-  for (const auto& ch : out.chunks)
-    chunk_days.insert(floor_to(ch.start_ms, kDayMs));
-  for (const auto& r : out.rollup_1m)
-    minute_days.insert(floor_to(r.bucket_ms, kDayMs));
-  for (const auto& r : out.rollup_1h)
-    hour_days.insert(floor_to(r.bucket_ms, kDayMs));
-  ensure_days(tx, "chunks", chunk_days);
-  ensure_days(tx, "rollup_1m", minute_days);
-  ensure_days(tx, "rollup_1h", hour_days);
-  {
-    pqxx::stream_to chunks(tx, "chunks");
+  pg.exec("BEGIN");
+  try {
+    if (pg.query(kTryLock, {std::to_string(kCompactionLockKey)}, false)->value(0, 0) != "t") {
+      pg.exec("ROLLBACK");
+      return res;
+    }
+    res.ran = true;
+    int64_t closed_before = floor_to(now_ms - grace_ms, kChunkWindowMs);
+    std::vector<int64_t> series, ts, batch_ids;
+    std::vector<double> values;
+    {
+      auto rows = pg.query(kTakeInbox, {std::to_string(closed_before), std::to_string(max_samples)},
+                           /*binary_results=*/true);
+      for (int i = 0; i < rows->rows(); ++i) {
+        batch_ids.push_back(decode_int8(rows->value(i, 0)));
+        decode_int8_array(rows->value(i, 1), series);
+        decode_int8_array(rows->value(i, 2), ts);
+        decode_float8_array(rows->value(i, 3), values);
+      }
+    }
+    if (batch_ids.empty()) {
+      pg.exec("COMMIT");
+      return res;
+    }
+    if (series.size() != ts.size() || ts.size() != values.size())
+      throw std::runtime_error("inbox row arrays differ in length");
+    Compacted out = compact_samples(series, ts, values);
+    std::set<int64_t> chunk_days, minute_days, hour_days;
     for (const auto& ch : out.chunks)
-      chunks << std::make_tuple(ch.series_id, ch.start_ms, ch.end_ms, array_text(ch.ts_ms),
-                                array_text(ch.values), ch.agg.n, ch.agg.sum, ch.agg.min, ch.agg.max,
-                                ch.agg.last, ch.agg.last_ts_ms);
-    chunks.complete();
+      chunk_days.insert(floor_to(ch.start_ms, kDayMs));
+    for (const auto& r : out.rollup_1m)
+      minute_days.insert(floor_to(r.bucket_ms, kDayMs));
+    for (const auto& r : out.rollup_1h)
+      hour_days.insert(floor_to(r.bucket_ms, kDayMs));
+    ensure_days(pg, "chunks", chunk_days);
+    ensure_days(pg, "rollup_1m", minute_days);
+    ensure_days(pg, "rollup_1h", hour_days);
+    {
+      CopyBinary copy;
+      for (const auto& ch : out.chunks) {
+        copy.row(11);
+        copy.int8(ch.series_id);
+        copy.int8(ch.start_ms);
+        copy.int8(ch.end_ms);
+        copy.int8_array(ch.ts_ms);
+        copy.float8_array(ch.values);
+        put_aggregate(copy, ch.agg);
+      }
+      pg.copy_in(kCopyChunks, copy.finish());
+    }
+    pg.exec(kStage);
+    merge_rollups(pg, "rollup_1m", out.rollup_1m);
+    merge_rollups(pg, "rollup_1h", out.rollup_1h);
+    pg.query(kDeleteInbox, {array_text(batch_ids)}, false);
+    pg.exec("COMMIT");
+    res.inbox_rows = static_cast<int64_t>(batch_ids.size());
+    res.samples = static_cast<int64_t>(values.size());
+    res.chunks = static_cast<int64_t>(out.chunks.size());
+    res.more = res.samples >= max_samples;
+    return res;
+  } catch (...) {
+    if (!pg.broken()) {
+      try {
+        pg.exec("ROLLBACK");
+      } catch (...) {
+      }
+    }
+    throw;
   }
-  tx.exec(kStage);
-  merge_rollups(tx, "rollup_1m", out.rollup_1m);
-  merge_rollups(tx, "rollup_1h", out.rollup_1h);
-  tx.exec_params(kDeleteInbox, array_text(batch_ids));
-  tx.commit();
-  res.inbox_rows = static_cast<int64_t>(batch_ids.size());
-  res.samples = static_cast<int64_t>(values.size());
-  res.chunks = static_cast<int64_t>(out.chunks.size());
-  res.more = res.samples >= max_samples;
-  return res;
 }
 
 int maintain_partitions(pqxx::connection& c, int64_t now_ms, const Retention& retention) {

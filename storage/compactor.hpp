@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <pqxx/pqxx>
 
+#include "storage/pg_binary.hpp"
+
 namespace metricsd::storage {
 
 struct CompactionResult {
@@ -20,7 +22,8 @@ struct CompactionResult {
 
 // One pass: windows ending before now_ms - grace_ms are closed. Takes at most about
 // max_samples samples (whole inbox rows, at least one).
-CompactionResult compact_inbox(pqxx::connection& c, int64_t now_ms, int64_t grace_ms,
+// Uses its own libpq connection for binary transfers (no text formatting of numbers).
+CompactionResult compact_inbox(PgConnection& pg, int64_t now_ms, int64_t grace_ms,
                                int64_t max_samples);
 
 struct Retention {

@@ -44,6 +44,10 @@ class Database {
   int schema_version() const { return schema_version_.load(); }
   std::string not_ready_reason() const;
   StoragePool& pool() { return pool_; }
+  // The connection string (with client parameters) for paths with their own connection.
+  std::string conninfo() const {
+    return StoragePool::with_client_params(options_.conninfo, options_.connect_timeout_ms);
+  }
 
  private:
   void startup_main();

@@ -95,8 +95,10 @@ class GroupCommitWriter {
   bool stopping_ = false;
   std::thread thread_;
 
-  struct Connection;  // libpq, owned by the writer thread
+  // Owned by the writer thread.
+  struct Connection;
   std::unique_ptr<Connection> conn_;
+  bool failing_ = false;  // the last commit failed (log an outage once)
 };
 
 }  // namespace metricsd::storage

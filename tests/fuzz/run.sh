@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang (ASan + UBSan) straight from the parser sources
+# and runs each for a bounded time from its seed corpus (tests/fuzz/corpus/<target>/).
+# Registered in ctest as `fuzz`; the main build uses g++, so this compiles on its own.
+#   tests/fuzz/run.sh [target...]        default: every target
+#   FUZZ_SECONDS=n                       time per target (default 20)
+#   FUZZ_ARTIFACTS=dir                   where crashing inputs are kept (default ./fuzz-artifacts)
+# Exits 0 when no target crashed, 1 on a crash or build failure, 77 (ctest: skipped) when
+# clang++ is missing.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+seconds=${FUZZ_SECONDS:-20}
+artifacts=${FUZZ_ARTIFACTS:-$PWD/fuzz-artifacts}
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_line_protocol fuzz_json_ingest)
+
+cxx=${FUZZ_CXX:-clang++}
+if ! command -v "$cxx" >/dev/null 2>&1; then
+  echo "fuzz: SKIPPED: $cxx not found (scripts/deps.sh installs clang and libclang-rt-14-dev)"
+  exit 77
+fi
+
+# Everything the two targets link, and nothing that needs the generated version header.
+sources=(api/line_protocol.cpp api/ingest_decode.cpp core/names.cpp core/time_parse.cpp
+         core/sample_batch.cpp core/settings.cpp)
+flags=(-std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined
+       -fno-sanitize-recover=undefined -I"$repo")
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# Library objects once, with coverage instrumentation, in parallel.
+pids=()
+for src in "${sources[@]}"; do
+  obj="$work/$(echo "$src" | tr / _).o"
+  "$cxx" "${flags[@]}" -fsanitize=fuzzer-no-link -c "$repo/$src" -o "$obj" \
+    >"$obj.log" 2>&1 &
+  pids+=($!)
+done
+failed=0
+for i in "${!pids[@]}"; do
+  if ! wait "${pids[$i]}"; then
+    echo "fuzz: compiling ${sources[$i]} failed:" >&2
+    cat "$work/$(echo "${sources[$i]}" | tr / _).o.log" >&2
+    failed=1
+  fi
+done
+[ "$failed" = 0 ] || exit 1
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+status=0
+for t in "${targets[@]}"; do
+  bin="$work/$t"
+  if ! "$cxx" "${flags[@]}" -fsanitize=fuzzer "$repo/tests/fuzz/$t.cpp" "$work"/*.o -lfmt \
+       -o "$bin" >"$work/$t.build.log" 2>&1; then
+    echo "fuzz: building $t failed:" >&2
+    cat "$work/$t.build.log" >&2
+    exit 1
+  fi
+  dict=()
+  case "$t" in
+    fuzz_line_protocol) dict=(-dict="$repo/tests/fuzz/line_protocol.dict") ;;
+    fuzz_json_ingest) dict=(-dict="$repo/tests/fuzz/json_ingest.dict") ;;
+  esac
+  # New inputs go to a scratch corpus; the seed corpus in the repository stays as it is.
+  mkdir -p "$work/corpus-$t" "$work/artifacts-$t"
+  log="$work/$t.log"
+  if "$bin" "$work/corpus-$t" "$repo/tests/fuzz/corpus/$t" "${dict[@]}" \
+       -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+       -print_final_stats=1 -artifact_prefix="$work/artifacts-$t/" >"$log" 2>&1; then
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 || true)
+    echo "fuzz: $t: no crash in ${seconds} s (${runs:-?} runs, ${cov:-cov: ?})"
+  else
+    status=1
+    echo "fuzz: $t: FAILED" >&2
+    grep -v '^#[0-9]' "$log" | tail -60 >&2
+    if compgen -G "$work/artifacts-$t/*" >/dev/null; then
+      mkdir -p "$artifacts"
+      cp "$work/artifacts-$t/"* "$artifacts/"
+      echo "fuzz: crashing inputs kept in $artifacts:" >&2
+      ls -1 "$work/artifacts-$t/" | sed "s|^|  $artifacts/|" >&2
+      echo "fuzz: fix the code and add each input as a regression case to tests/unit" >&2
+    fi
+  fi
+done
+exit "$status"
