@@ -147,8 +147,9 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionState> state, const Ses
     if (hec) {
       if (hec == http::error::end_of_stream || hec == asio::error::operation_aborted) break;
       if (hec == beast::error::timeout) {
+        // The stream closed the socket when the deadline passed: nothing can be answered.
         ctx.read_errors.with({"header_timeout"}).inc();
-        res = error(408, "request headers not received within the time limit");
+        break;
       } else if (hec == http::error::body_limit) {  // Content-Length over the limit
         ctx.read_errors.with({"body_too_large"}).inc();
         res = error(413, "request body exceeds http.max_body_bytes (" +
@@ -183,9 +184,8 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionState> state, const Ses
                                std::to_string(s.http_max_body_bytes) + ")");
           close_after = true;
         } else if (bec == beast::error::timeout) {
-          ctx.read_errors.with({"body_timeout"}).inc();
-          res = error(408, "request body not received within the time limit");
-          close_after = true;
+          ctx.read_errors.with({"body_timeout"}).inc();  // socket already closed
+          break;
         } else if (bec) {
           ctx.read_errors.with({"bad_request"}).inc();
           if (bec == http::error::partial_message || bec == http::error::end_of_stream) break;

@@ -17,7 +17,8 @@ class Ops : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir();
-    daemon_ = new Daemon(dir_->path(), {"--http-max-body-bytes", "4KiB"});
+    daemon_ = new Daemon(dir_->path(), {"--http-max-body-bytes", "4KiB", "--http-header-timeout-ms",
+                                        "400ms", "--http-body-timeout-ms", "400ms"});
     ASSERT_TRUE(daemon_->wait_ready()) << daemon_->log();
   }
   static void TearDownTestSuite() {
@@ -113,6 +114,31 @@ TEST_F(Ops, PipelinedRequestsAreAnsweredInOrder) {
   ASSERT_NE(c, std::string::npos) << out;
   EXPECT_LT(a, b);
   EXPECT_LT(b, c);
+}
+
+// A client that stalls is cut off at the deadline (the socket is closed; no handler runs).
+TEST_F(Ops, SlowHeadersAreCutOffAtTheHeaderTimeout) {
+  auto t0 = std::chrono::steady_clock::now();
+  std::string out =
+      raw_exchange(port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n", std::chrono::seconds(5));
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(out, "");
+  EXPECT_GE(took, std::chrono::milliseconds(350));
+  EXPECT_LT(took, std::chrono::seconds(3));
+}
+
+TEST_F(Ops, SlowBodyIsCutOffAtTheBodyTimeout) {
+  auto t0 = std::chrono::steady_clock::now();
+  std::string out = raw_exchange(
+      port(), "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"a\":",
+      std::chrono::seconds(5));
+  EXPECT_EQ(out, "");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+  auto m = http_request(port(), "GET", "/metrics");
+  EXPECT_NE(m.body.find("metricsd_http_read_errors_total{kind=\"body_timeout\"}"),
+            std::string::npos);
+  EXPECT_NE(m.body.find("metricsd_http_read_errors_total{kind=\"header_timeout\"}"),
+            std::string::npos);
 }
 
 TEST_F(Ops, HeadAnswersWithoutBody) {
