@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "server/http_session.hpp"
+#include "server/spawn.hpp"
 
 namespace metricsd::server {
 
@@ -164,15 +165,7 @@ std::string HttpServer::local_address() const {
 }
 
 void HttpServer::start() {
-  asio::co_spawn(impl_->acceptor.get_executor(), impl_->accept_loop(), [](std::exception_ptr e) {
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& x) {
-        spdlog::error("accept loop ended: {}", x.what());
-      }
-    }
-  });
+  spawn_logged(impl_->acceptor.get_executor(), impl_->accept_loop(), "accept loop");
 }
 
 void HttpServer::begin_shutdown() {

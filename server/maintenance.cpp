@@ -3,10 +3,10 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "core/time_parse.hpp"
+#include "server/spawn.hpp"
 #include "storage/compactor.hpp"
 
 namespace metricsd::server {
@@ -42,14 +42,7 @@ Maintenance::Maintenance(asio::io_context& ioc, storage::Database& db, const Set
               .get()) {}
 
 void Maintenance::start() {
-  asio::co_spawn(timer_.get_executor(), run(), [](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-      spdlog::error("maintenance stopped: {}", x.what());
-    }
-  });
+  spawn_logged(timer_.get_executor(), run(), "maintenance");
 }
 
 void Maintenance::stop() {

@@ -3,10 +3,10 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "server/spawn.hpp"
 #include "storage/node_store.hpp"
 
 namespace metricsd::server {
@@ -27,14 +27,7 @@ NodeMonitor::NodeMonitor(asio::io_context& ioc, storage::Database& db, NodeThres
                     .get()) {}
 
 void NodeMonitor::start() {
-  asio::co_spawn(timer_.get_executor(), run(), [](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-      spdlog::error("node monitor stopped: {}", x.what());
-    }
-  });
+  spawn_logged(timer_.get_executor(), run(), "node monitor");
 }
 
 void NodeMonitor::stop() {
