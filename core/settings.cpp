@@ -71,6 +71,9 @@ std::vector<SettingSpec> build_specs() {
   num("ingest.compaction_grace_ms", T::kDuration, "1m", &S::ingest_compaction_grace_ms,
       "a 10-minute window is compacted this long after it ends (later samples still count)", 0,
       86'400'000);
+  num("ingest.max_head_samples", T::kInt, "20000000", &S::ingest_max_head_samples,
+      "samples held in memory before compaction also takes open windows (about 20 B each)", 10'000,
+      2'000'000'000);
   num("limits.max_series", T::kInt, "1000000", &S::limits_max_series, "series in the whole store",
       1, 1'000'000'000);
   num("limits.max_series_per_node", T::kInt, "10000", &S::limits_max_series_per_node,

@@ -38,6 +38,7 @@ struct Settings {
   int64_t ingest_max_future_s = 0;
   int64_t ingest_compaction_interval_ms = 0;
   int64_t ingest_compaction_grace_ms = 0;
+  int64_t ingest_max_head_samples = 0;
   int64_t limits_max_series = 0;
   int64_t limits_max_series_per_node = 0;
   int64_t nodes_stale_after_s = 0;

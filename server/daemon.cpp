@@ -18,6 +18,7 @@
 
 #include "api/ingest_handlers.hpp"
 #include "api/ops_handlers.hpp"
+#include "core/head.hpp"
 #include "core/version.hpp"
 #include "server/data_dir_lock.hpp"
 #include "server/http_server.hpp"
@@ -27,6 +28,7 @@
 #include "storage/database.hpp"
 #include "storage/embedded_postgres.hpp"
 #include "storage/group_commit_writer.hpp"
+#include "storage/head_loader.hpp"
 #include "storage/migrations.hpp"
 #include "storage/series_registry.hpp"
 
@@ -110,11 +112,26 @@ int serve(const Settings& s) {
                         static_cast<int>(s.database_connect_timeout_ms), dir},
                        metrics);
   storage::SeriesRegistry registry(s.limits_max_series, s.limits_max_series_per_node, metrics);
-  db.on_ready([&registry](pqxx::connection& c) { registry.load(c); });
+  Head head;
+  metrics.gauge_fn("metricsd_head_samples", "Samples held in memory (not yet compacted)",
+                   [&head] { return static_cast<double>(head.samples()); });
+  metrics.gauge_fn("metricsd_head_series", "Series with samples or a latest value in memory",
+                   [&head] { return static_cast<double>(head.series()); });
+  db.on_ready([&registry, &head, &db](pqxx::connection& c) {
+    registry.load(c);
+    storage::PgConnection pg(db.conninfo());
+    size_t n = storage::load_head(pg, head);
+    spdlog::info("head rebuilt from the inbox: {} samples of {} series", n, head.series());
+  });
   storage::GroupCommitWriter writer(
       {st.conninfo, s.ingest_max_queue_samples,
        /*max_commit_samples=*/4'000'000, static_cast<int>(s.database_connect_timeout_ms)},
       metrics);
+  // Committed samples enter the head before their requests are answered.
+  writer.set_commit_hook([&head](const storage::CommittedBatch& b) {
+    for (const auto* part : *b.parts)
+      head.append(part->series_ids, part->ts_ms, part->values);
+  });
   api::OpsHandlers ops(db, metrics);
   api::IngestHandlers ingest(s, db, registry, writer, metrics);
   api::EventsHandlers events(db);
@@ -135,7 +152,7 @@ int serve(const Settings& s) {
       ioc, db,
       {static_cast<double>(s.nodes_stale_after_s), static_cast<double>(s.nodes_offline_after_s)},
       metrics);
-  Maintenance maintenance(ioc, db, s, metrics);
+  Maintenance maintenance(ioc, db, head, s, metrics);
   db.start();
   writer.start();
   monitor.start();

@@ -19,9 +19,10 @@ constexpr int kMaxPassesPerTick = 8;
 constexpr auto kPartitionEvery = std::chrono::minutes(1);
 }  // namespace
 
-Maintenance::Maintenance(asio::io_context& ioc, storage::Database& db, const Settings& settings,
-                         prom::Registry& metrics)
+Maintenance::Maintenance(asio::io_context& ioc, storage::Database& db, Head& head,
+                         const Settings& settings, prom::Registry& metrics)
     : db_(db),
+      head_(head),
       settings_(settings),
       compact_conn_(db.conninfo()),
       timer_(ioc),
@@ -71,9 +72,14 @@ asio::awaitable<void> Maintenance::compact() {
     storage::CompactionResult r;
     try {
       // A storage thread runs it; the pass uses its own connection for binary transfers.
+      // Normally only closed windows; when the head holds too much, everything (open
+      // windows then get more than one chunk row, which queries merge).
+      int64_t now = now_ms();
+      bool forced = static_cast<int64_t>(head_.samples()) > settings_.ingest_max_head_samples;
+      int64_t before = forced ? now + settings_.ingest_max_future_s * 1000 + 1
+                              : storage::closed_before(now, settings_.ingest_compaction_grace_ms);
       r = co_await db_.pool().run([&](pqxx::connection&) {
-        return storage::compact_inbox(compact_conn_, now_ms(), settings_.ingest_compaction_grace_ms,
-                                      kMaxSamplesPerPass);
+        return storage::compact_inbox(compact_conn_, before, kMaxSamplesPerPass);
       });
     } catch (const std::exception& e) {
       failures_.with({"compaction"}).inc();
@@ -81,6 +87,7 @@ asio::awaitable<void> Maintenance::compact() {
       co_return;
     }
     if (r.samples == 0) co_return;
+    head_.remove(r.moved);
     runs_.inc();
     samples_.inc(static_cast<double>(r.samples));
     duration_.observe(

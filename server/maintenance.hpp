@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "core/head.hpp"
 #include "core/prom.hpp"
 #include "core/settings.hpp"
 #include "storage/database.hpp"
@@ -17,8 +18,8 @@ namespace metricsd::server {
 
 class Maintenance {
  public:
-  Maintenance(boost::asio::io_context& ioc, storage::Database& db, const Settings& settings,
-              prom::Registry& metrics);
+  Maintenance(boost::asio::io_context& ioc, storage::Database& db, Head& head,
+              const Settings& settings, prom::Registry& metrics);
   void start();
   void stop();
 
@@ -28,6 +29,7 @@ class Maintenance {
   boost::asio::awaitable<void> partitions();
 
   storage::Database& db_;
+  Head& head_;
   const Settings& settings_;
   storage::PgConnection compact_conn_;  // used by one compaction pass at a time
   boost::asio::steady_timer timer_;

@@ -21,7 +21,8 @@ constexpr const char* kTakeInbox = R"(
 SELECT batch_id, series_ids, ts_ms, vals
 FROM (SELECT batch_id, series_ids, ts_ms, vals,
              sum(n) OVER (ORDER BY batch_id) - n AS before
-      FROM inbox WHERE max_ts_ms < $1) t
+      FROM inbox
+      WHERE max_ts_ms < $1 AND committed_at < now() - make_interval(secs => $3)) t
 WHERE before < $2
 ORDER BY batch_id)";
 constexpr const char* kCopyChunks =
@@ -95,8 +96,11 @@ void merge_rollups(PgConnection& pg, const char* table, const std::vector<Rollup
 
 }  // namespace
 
-CompactionResult compact_inbox(PgConnection& pg, int64_t now_ms, int64_t grace_ms,
-                               int64_t max_samples) {
+int64_t closed_before(int64_t now_ms, int64_t grace_ms) {
+  return floor_to(now_ms - grace_ms, kChunkWindowMs);
+}
+
+CompactionResult compact_inbox(PgConnection& pg, int64_t closed_before_ms, int64_t max_samples) {
   CompactionResult res;
   pg.exec("BEGIN");
   try {
@@ -105,11 +109,12 @@ CompactionResult compact_inbox(PgConnection& pg, int64_t now_ms, int64_t grace_m
       return res;
     }
     res.ran = true;
-    int64_t closed_before = floor_to(now_ms - grace_ms, kChunkWindowMs);
     std::vector<int64_t> series, ts, batch_ids;
     std::vector<double> values;
     {
-      auto rows = pg.query(kTakeInbox, {std::to_string(closed_before), std::to_string(max_samples)},
+      auto rows = pg.query(kTakeInbox,
+                           {std::to_string(closed_before_ms), std::to_string(max_samples),
+                            std::to_string(kInboxSettleSeconds)},
                            /*binary_results=*/true);
       for (int i = 0; i < rows->rows(); ++i) {
         batch_ids.push_back(decode_int8(rows->value(i, 0)));
@@ -157,6 +162,7 @@ CompactionResult compact_inbox(PgConnection& pg, int64_t now_ms, int64_t grace_m
     res.samples = static_cast<int64_t>(values.size());
     res.chunks = static_cast<int64_t>(out.chunks.size());
     res.more = res.samples >= max_samples;
+    res.moved = std::move(out.chunks);
     return res;
   } catch (...) {
     if (!pg.broken()) {

@@ -7,6 +7,9 @@
 
 #include <cstdint>
 #include <pqxx/pqxx>
+#include <vector>
+
+#include "core/compaction.hpp"
 
 #include "storage/pg_binary.hpp"
 
@@ -17,14 +20,23 @@ struct CompactionResult {
   int64_t inbox_rows = 0;
   int64_t samples = 0;
   int64_t chunks = 0;
-  bool more = false;  // the pass stopped at its sample bound; run again
+  bool more = false;            // the pass stopped at its sample bound; run again
+  std::vector<ChunkRow> moved;  // what left the inbox (the head drops these samples)
 };
 
-// One pass: windows ending before now_ms - grace_ms are closed. Takes at most about
-// max_samples samples (whole inbox rows, at least one).
-// Uses its own libpq connection for binary transfers (no text formatting of numbers).
-CompactionResult compact_inbox(PgConnection& pg, int64_t now_ms, int64_t grace_ms,
-                               int64_t max_samples);
+// Rows younger than this are left for the next pass: the writer adds a committed row's
+// samples to the head right after COMMIT, and compaction must not remove them from the
+// head before they were added.
+inline constexpr int kInboxSettleSeconds = 5;
+
+// One pass over inbox rows whose samples all lie before closed_before_ms (window-aligned
+// for normal passes; later when the head must shrink). Takes at most about max_samples
+// samples (whole inbox rows, at least one). Uses its own libpq connection for binary
+// transfers (no text formatting of numbers).
+CompactionResult compact_inbox(PgConnection& pg, int64_t closed_before_ms, int64_t max_samples);
+
+// The window boundary before which a normal pass compacts.
+int64_t closed_before(int64_t now_ms, int64_t grace_ms);
 
 struct Retention {
   int64_t raw_ms, rollup_1m_ms, rollup_1h_ms;

@@ -131,6 +131,11 @@ int64_t decode_int8(std::string_view v) {
   return static_cast<int64_t>(get64(v.data()));
 }
 
+double decode_float8(std::string_view v) {
+  if (v.size() != 8) throw std::runtime_error("unexpected binary float8");
+  return std::bit_cast<double>(get64(v.data()));
+}
+
 PgConnection::~PgConnection() {
   reset();
 }

@@ -42,6 +42,7 @@ class CopyBinary {
 void decode_int8_array(std::string_view value, std::vector<int64_t>& out);
 void decode_float8_array(std::string_view value, std::vector<double>& out);
 int64_t decode_int8(std::string_view value);
+double decode_float8(std::string_view value);
 
 // One libpq connection, owned by one thread at a time.
 class PgConnection {

@@ -1,0 +1,66 @@
+// Head: the samples of every series that are still in the inbox (committed, not yet
+// compacted), in memory and sorted by time, plus each series' latest value (kept after
+// its samples are compacted). Recent queries, `latest` and stream snapshots read it.
+// Filled after each commit, emptied as compaction moves samples into chunks, rebuilt
+// from the inbox at start. Sharded by series id; each shard has one shared mutex.
+#pragma once
+
+#include <atomic>
+#include <boost/unordered/unordered_flat_map.hpp>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <vector>
+
+namespace metricsd {
+
+struct ChunkRow;
+
+class Head {
+ public:
+  struct Point {
+    int64_t ts_ms;
+    double value;
+  };
+
+  Head();
+
+  // Adds committed samples (parallel arrays).
+  void append(const std::vector<int64_t>& series, const std::vector<int64_t>& ts,
+              const std::vector<double>& values);
+  // Removes the samples a compaction moved into these chunks (matched by time and value).
+  void remove(const std::vector<ChunkRow>& chunks);
+  // Forgets everything (before a rebuild).
+  void clear();
+  // Records a latest value known from storage (start-up), if newer than what is held.
+  void note_latest(int64_t series, Point p);
+
+  // Samples of the series in [from, to), sorted by time.
+  std::vector<Point> range(int64_t series, int64_t from_ms, int64_t to_ms) const;
+  std::optional<Point> latest(int64_t series) const;
+
+  size_t samples() const { return samples_.load(std::memory_order_relaxed); }
+  size_t series() const;
+
+ private:
+  struct SeriesHead {
+    std::vector<int64_t> ts;  // sorted; equal times keep append order
+    std::vector<double> values;
+    std::optional<Point> latest;
+  };
+  struct Shard {
+    mutable std::shared_mutex mu;  // guards map
+    boost::unordered_flat_map<int64_t, SeriesHead> map;
+  };
+  static constexpr size_t kShards = 16;
+  Shard& shard(int64_t series) { return shards_[static_cast<uint64_t>(series) % kShards]; }
+  const Shard& shard(int64_t series) const {
+    return shards_[static_cast<uint64_t>(series) % kShards];
+  }
+
+  std::unique_ptr<Shard[]> shards_;  // kShards, constant after construction
+  std::atomic<size_t> samples_{0};
+};
+
+}  // namespace metricsd
