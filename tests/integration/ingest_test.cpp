@@ -319,7 +319,8 @@ TEST_F(IngestJson, ABadSampleRejectsTheWholeRequest) {
   EXPECT_EQ(detail_places(r), (std::vector<std::string>{"samples[1].value", "samples[3].metric"}));
   EXPECT_NE(error_message(r).find("nothing stored"), std::string::npos) << r.body;
   EXPECT_NE(error_message(r).find("2 problems"), std::string::npos) << r.body;
-  for (const auto& d : json::parse(r.body)["error"]["details"])
+  const json body = json::parse(r.body);  // the range-for below must not outlive it
+  for (const auto& d : body["error"]["details"])
     EXPECT_FALSE(d.value("message", "").empty());
   EXPECT_EQ(db().stored("aon-1"), 0);
   EXPECT_EQ(db().series("aon-1"), 0);
