@@ -50,16 +50,19 @@ SeriesRegistry::SeriesRegistry(int64_t max_series, int64_t max_series_per_node,
 void SeriesRegistry::load(pqxx::connection& c) {
   boost::unordered_flat_map<std::string, int64_t> ids;
   std::unordered_map<std::string, int64_t> per_node;
+  std::map<int64_t, SeriesKey> keys;
   pqxx::nontransaction tx(c);
   for (const auto& row : tx.exec(kLoadAll)) {
     SeriesKey key{row[1].as<std::string>(), row[2].as<std::string>(),
                   labels_from_json(row[3].as<std::string>())};
     ++per_node[key.node];
     ids.emplace(series_identity(key), row[0].as<int64_t>());
+    keys.emplace(row[0].as<int64_t>(), std::move(key));
   }
   std::unique_lock lock(mu_);
   ids_ = std::move(ids);
   per_node_ = std::move(per_node);
+  keys_ = std::move(keys);
 }
 
 std::vector<uint32_t> SeriesRegistry::lookup(const SampleBatch& batch,
@@ -124,9 +127,27 @@ void SeriesRegistry::create(pqxx::connection& c, const std::vector<SeriesKey>& s
   for (uint32_t i : missing) {
     if (ids_.emplace(series_identity(series[i]), ids[i]).second) {
       ++per_node_[series[i].node];
+      keys_.emplace(ids[i], series[i]);
       created_.inc();
     }
   }
+}
+
+std::vector<std::pair<int64_t, SeriesKey>> SeriesRegistry::select(const SeriesFilter& f,
+                                                                  int64_t after_id,
+                                                                  size_t limit) const {
+  std::vector<std::pair<int64_t, SeriesKey>> out;
+  std::shared_lock lock(mu_);
+  for (auto it = keys_.upper_bound(after_id); it != keys_.end() && out.size() < limit; ++it)
+    if (f.matches(it->second)) out.emplace_back(it->first, it->second);
+  return out;
+}
+
+std::optional<SeriesKey> SeriesRegistry::key(int64_t id) const {
+  std::shared_lock lock(mu_);
+  auto it = keys_.find(id);
+  if (it == keys_.end()) return std::nullopt;
+  return it->second;
 }
 
 size_t SeriesRegistry::size() const {

@@ -6,6 +6,8 @@
 
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <pqxx/pqxx>
 #include <shared_mutex>
 #include <stdexcept>
@@ -15,6 +17,7 @@
 
 #include "core/prom.hpp"
 #include "core/sample_batch.hpp"
+#include "core/series_filter.hpp"
 
 namespace metricsd::storage {
 
@@ -42,6 +45,12 @@ class SeriesRegistry {
 
   size_t size() const;
 
+  // Series matching the filter with id > after_id, in id order, at most `limit`.
+  std::vector<std::pair<int64_t, SeriesKey>> select(const SeriesFilter& filter, int64_t after_id,
+                                                    size_t limit) const;
+  // The key of a series id, if known.
+  std::optional<SeriesKey> key(int64_t id) const;
+
   // A resolver over the cache holding its shared lock: for one synchronous decode, never
   // across a suspension point.
   class Reader : public SeriesResolver {
@@ -62,8 +71,9 @@ class SeriesRegistry {
   const int64_t max_series_, max_per_node_;
   prom::Counter& created_;
 
-  mutable std::shared_mutex mu_;                         // guards ids_ and per_node_
+  mutable std::shared_mutex mu_;                         // guards ids_, keys_ and per_node_
   boost::unordered_flat_map<std::string, int64_t> ids_;  // series_identity -> id
+  std::map<int64_t, SeriesKey> keys_;                    // id -> key, ordered for paging
   std::unordered_map<std::string, int64_t> per_node_;    // node -> series count
 };
 
