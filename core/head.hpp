@@ -43,6 +43,11 @@ class Head {
   size_t samples() const { return samples_.load(std::memory_order_relaxed); }
   size_t series() const;
 
+  // Held shared by a read that combines stored tiers with the head, and exclusively by a
+  // compaction while it commits and removes what it moved, so that a read counts every
+  // sample exactly once. Taken on storage threads only (it may wait).
+  std::shared_mutex& tiers_mutex() const { return tiers_mu_; }
+
  private:
   struct SeriesHead {
     std::vector<int64_t> ts;  // sorted; equal times keep append order
@@ -60,6 +65,7 @@ class Head {
   }
 
   std::unique_ptr<Shard[]> shards_;  // kShards, constant after construction
+  mutable std::shared_mutex tiers_mu_;
   std::atomic<size_t> samples_{0};
 };
 

@@ -135,8 +135,9 @@ int serve(const Settings& s) {
   api::OpsHandlers ops(db, metrics);
   api::IngestHandlers ingest(s, db, registry, writer, metrics);
   api::EventsHandlers events(db);
+  api::QueryHandlers query(db, registry, head, metrics);
   Router router;
-  Handlers handlers{ops, ingest, events};
+  Handlers handlers{ops, ingest, events, query};
   register_routes(router, handlers);
 
   int threads = thread_count(s);

@@ -79,7 +79,7 @@ asio::awaitable<void> Maintenance::compact() {
       int64_t before = forced ? now + settings_.ingest_max_future_s * 1000 + 1
                               : storage::closed_before(now, settings_.ingest_compaction_grace_ms);
       r = co_await db_.pool().run([&](pqxx::connection&) {
-        return storage::compact_inbox(compact_conn_, before, kMaxSamplesPerPass);
+        return storage::compact_inbox(compact_conn_, before, kMaxSamplesPerPass, head_);
       });
     } catch (const std::exception& e) {
       failures_.with({"compaction"}).inc();
@@ -87,7 +87,6 @@ asio::awaitable<void> Maintenance::compact() {
       co_return;
     }
     if (r.samples == 0) co_return;
-    head_.remove(r.moved);
     runs_.inc();
     samples_.inc(static_cast<double>(r.samples));
     duration_.observe(

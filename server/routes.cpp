@@ -19,6 +19,15 @@ void register_routes(Router& r, Handlers& h) {
 
   auto& ev = h.events;
   r.add("GET", "/api/v1/events", [&ev](api::Request& q) { return ev.list(q); });
+
+  auto& qh = h.query;
+  r.add("GET", "/api/v1/query", [&qh](api::Request& q) { return qh.query(q); });
+  r.add("GET", "/api/v1/latest", [&qh](api::Request& q) { return qh.latest(q); });
+  r.add("GET", "/api/v1/series", [&qh](api::Request& q) { return qh.series(q); });
+  r.add("GET", "/api/v1/metrics/{category}",
+        [&qh](api::Request& q) { return qh.category_latest(q); });
+  r.add("GET", "/api/v1/metrics/history/{category}/{timeframe}",
+        [&qh](api::Request& q) { return qh.category_history(q); });
 }
 
 }  // namespace metricsd::server

@@ -4,6 +4,7 @@
 #include "api/events_handlers.hpp"
 #include "api/ingest_handlers.hpp"
 #include "api/ops_handlers.hpp"
+#include "api/query_handlers.hpp"
 #include "server/router.hpp"
 
 namespace metricsd::server {
@@ -12,6 +13,7 @@ struct Handlers {
   api::OpsHandlers& ops;
   api::IngestHandlers& ingest;
   api::EventsHandlers& events;
+  api::QueryHandlers& query;
 };
 
 void register_routes(Router& router, Handlers& h);

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 #include <charconv>
+#include <mutex>
 #include <set>
 #include <string>
 #include <tuple>
@@ -100,7 +101,8 @@ int64_t closed_before(int64_t now_ms, int64_t grace_ms) {
   return floor_to(now_ms - grace_ms, kChunkWindowMs);
 }
 
-CompactionResult compact_inbox(PgConnection& pg, int64_t closed_before_ms, int64_t max_samples) {
+CompactionResult compact_inbox(PgConnection& pg, int64_t closed_before_ms, int64_t max_samples,
+                               Head& head) {
   CompactionResult res;
   pg.exec("BEGIN");
   try {
@@ -157,12 +159,15 @@ CompactionResult compact_inbox(PgConnection& pg, int64_t closed_before_ms, int64
     merge_rollups(pg, "rollup_1m", out.rollup_1m);
     merge_rollups(pg, "rollup_1h", out.rollup_1h);
     pg.query(kDeleteInbox, {array_text(batch_ids)}, false);
-    pg.exec("COMMIT");
+    {
+      std::unique_lock tiers(head.tiers_mutex());
+      pg.exec("COMMIT");
+      head.remove(out.chunks);
+    }
     res.inbox_rows = static_cast<int64_t>(batch_ids.size());
     res.samples = static_cast<int64_t>(values.size());
     res.chunks = static_cast<int64_t>(out.chunks.size());
     res.more = res.samples >= max_samples;
-    res.moved = std::move(out.chunks);
     return res;
   } catch (...) {
     if (!pg.broken()) {

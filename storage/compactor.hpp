@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/compaction.hpp"
+#include "core/head.hpp"
 
 #include "storage/pg_binary.hpp"
 
@@ -20,8 +21,7 @@ struct CompactionResult {
   int64_t inbox_rows = 0;
   int64_t samples = 0;
   int64_t chunks = 0;
-  bool more = false;            // the pass stopped at its sample bound; run again
-  std::vector<ChunkRow> moved;  // what left the inbox (the head drops these samples)
+  bool more = false;  // the pass stopped at its sample bound; run again
 };
 
 // Rows younger than this are left for the next pass: the writer adds a committed row's
@@ -33,7 +33,9 @@ inline constexpr int kInboxSettleSeconds = 5;
 // for normal passes; later when the head must shrink). Takes at most about max_samples
 // samples (whole inbox rows, at least one). Uses its own libpq connection for binary
 // transfers (no text formatting of numbers).
-CompactionResult compact_inbox(PgConnection& pg, int64_t closed_before_ms, int64_t max_samples);
+// The moved samples leave `head` in the same critical section as the COMMIT.
+CompactionResult compact_inbox(PgConnection& pg, int64_t closed_before_ms, int64_t max_samples,
+                               Head& head);
 
 // The window boundary before which a normal pass compacts.
 int64_t closed_before(int64_t now_ms, int64_t grace_ms);

@@ -1,0 +1,311 @@
+// Read endpoints; see query_handlers.hpp.
+#include "api/query_handlers.hpp"
+
+#include <fmt/format.h>
+#include <charconv>
+#include <mutex>
+#include <shared_mutex>
+
+#include "core/names.hpp"
+#include "core/settings.hpp"
+#include "core/time_parse.hpp"
+#include "storage/query_store.hpp"
+
+namespace metricsd::api {
+namespace {
+
+using nlohmann::json;
+
+ApiError bad(const std::string& field, const std::string& message) {
+  return ApiError::invalid_argument(field + ": " + message,
+                                    json::array({{{"field", field}, {"message", message}}}));
+}
+
+// Refuses parameters the endpoint does not know (a typo must not silently widen a query).
+void only(const Request& req, std::initializer_list<std::string_view> allowed) {
+  for (const auto& [k, v] : req.query) {
+    bool ok = false;
+    for (auto a : allowed)
+      ok = ok || k == a;
+    if (!ok) {
+      std::string list;
+      for (auto a : allowed)
+        list += (list.empty() ? "" : ", ") + std::string(a);
+      throw bad(k, "unknown parameter (expected " + list + ")");
+    }
+  }
+}
+
+std::string param(const Request& req, std::string_view name, std::string fallback = "") {
+  auto v = req.query_param(name);
+  return v ? std::string(*v) : fallback;
+}
+
+int64_t time_param(const Request& req, std::string_view name, const char* fallback, int64_t now) {
+  std::string text = param(req, name, fallback);
+  auto t = parse_time_ms(text, now);
+  if (!t)
+    throw bad(std::string(name), "must be RFC 3339, unix seconds, `now` or relative like -15m");
+  return *t;
+}
+
+int64_t int_param(const Request& req, std::string_view name, int64_t fallback, int64_t lo,
+                  int64_t hi) {
+  auto v = req.query_param(name);
+  if (!v) return fallback;
+  int64_t x = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), x);
+  if (ec != std::errc() || p != v->data() + v->size() || x < lo || x > hi)
+    throw bad(std::string(name), fmt::format("must be an integer from {} to {}", lo, hi));
+  return x;
+}
+
+// node=, label=key:value (repeatable), metric= / category= into a filter.
+SeriesFilter filter_from(const Request& req) {
+  SeriesFilter f;
+  if (auto n = req.query_param("node")) {
+    if (!valid_node_id(*n)) throw bad("node", "not a valid node id");
+    f.node = std::string(*n);
+  }
+  for (const auto& [k, v] : req.query) {
+    if (k != "label") continue;
+    auto colon = v.find(':');
+    if (colon == std::string::npos || colon == 0 || !valid_label_key(v.substr(0, colon)))
+      throw bad("label", "must be key:value with a valid label key, got \"" + v + "\"");
+    f.labels.emplace_back(v.substr(0, colon), v.substr(colon + 1));
+  }
+  return f;
+}
+
+json labels_object(const LabelSet& labels) {
+  json j = json::object();
+  for (const auto& [k, v] : labels)
+    j[k] = v;
+  return j;
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s)
+    out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+bool wants_csv(const Request& req) {
+  if (auto f = req.query_param("format")) {
+    if (*f == "csv") return true;
+    if (*f == "json") return false;
+    throw bad("format", "must be json or csv");
+  }
+  auto accept = req.header("accept");
+  return accept && accept->find("text/csv") != std::string_view::npos;
+}
+
+}  // namespace
+
+QueryHandlers::QueryHandlers(storage::Database& db, storage::SeriesRegistry& registry,
+                             const Head& head, prom::Registry& metrics)
+    : db_(db),
+      registry_(registry),
+      head_(head),
+      tiers_(metrics.counter("metricsd_query_tier_total",
+                             "Queries answered, by the stored tier read", {"tier"})) {}
+
+QueryHandlers::Selected QueryHandlers::select(const SeriesFilter& f, size_t limit,
+                                              const char* narrow_hint) const {
+  auto found = registry_.select(f, 0, limit + 1);
+  if (found.size() > limit)
+    throw ApiError::invalid_argument(
+        fmt::format("the query matches more than {} series; {}", limit, narrow_hint),
+        json::array({{{"field", "series"}}}));
+  return found;
+}
+
+boost::asio::awaitable<std::vector<std::vector<std::pair<int64_t, double>>>> QueryHandlers::run(
+    const Selected& series, const Range& r) {
+  if (!db_.ready()) throw ApiError::unavailable(db_.not_ready_reason(), 2);
+  Tier tier = tier_for(r.from_ms, r.to_ms, r.step_ms);
+  tiers_.with({std::string(to_string(tier))}).inc();
+  std::vector<int64_t> ids;
+  std::unordered_map<int64_t, size_t> index;
+  for (const auto& [id, key] : series) {
+    index[id] = ids.size();
+    ids.push_back(id);
+  }
+  std::vector<BucketAccumulator> acc(ids.size(), BucketAccumulator(r.from_ms, r.to_ms, r.step_ms));
+  if (!ids.empty()) {
+    co_await db_.pool().run([&](pqxx::connection& c) {
+      // Stored tiers and the head under one shared lock: a compaction cannot move samples
+      // between them meanwhile, so each sample is counted once.
+      std::shared_lock tiers(head_.tiers_mutex());
+      pqxx::read_transaction tx(c);
+      if (tier == Tier::kRaw) {
+        storage::read_chunk_samples(
+            tx, ids, r.from_ms, r.to_ms,
+            [&](int64_t id, int64_t t, double v) { acc[index[id]].add(t, v); });
+      } else {
+        storage::read_rollups(
+            tx, tier, ids, r.from_ms, r.to_ms,
+            [&](int64_t id, int64_t b, const Aggregate& a) { acc[index[id]].add(b, a); });
+      }
+      for (size_t i = 0; i < ids.size(); ++i)
+        for (const auto& p : head_.range(ids[i], r.from_ms, r.to_ms))
+          acc[i].add(p.ts_ms, p.value);
+    });
+  }
+  std::vector<std::vector<std::pair<int64_t, double>>> out;
+  for (const auto& a : acc)
+    out.push_back(a.points(r.agg));
+  co_return out;
+}
+
+boost::asio::awaitable<Response> QueryHandlers::query(Request& req) {
+  only(req, {"metric", "node", "label", "from", "to", "step", "max_points", "agg", "format"});
+  std::string metric = param(req, "metric");
+  if (metric.empty()) throw bad("metric", "required");
+  if (!valid_metric_name(metric)) throw bad("metric", "not a valid metric name");
+  int64_t now = now_ms();
+  Range r{time_param(req, "from", "-1h", now), time_param(req, "to", "now", now), 0, Agg::kAvg};
+  if (r.from_ms >= r.to_ms) throw bad("from", "must be before `to`");
+  if (auto a = req.query_param("agg")) {
+    auto agg = parse_agg(*a);
+    if (!agg) throw bad("agg", "must be one of avg, min, max, sum, count, last");
+    r.agg = *agg;
+  }
+  if (auto s = req.query_param("step")) {
+    if (req.query_param("max_points")) throw bad("step", "give step or max_points, not both");
+    auto step = parse_duration_ms(*s);
+    if (!step || *step < 1000) throw bad("step", "must be a duration of at least 1s, like 1m");
+    int64_t points = (r.to_ms - r.from_ms + *step - 1) / *step;
+    if (points > kMaxQueryPoints)
+      throw bad("step", fmt::format("{} would give {} points; at most {} (use a larger step)", *s,
+                                    points, kMaxQueryPoints));
+    r.step_ms = *step;
+  } else {
+    r.step_ms =
+        step_for(r.from_ms, r.to_ms, int_param(req, "max_points", 1000, 1, kMaxQueryPoints));
+  }
+  SeriesFilter f = filter_from(req);
+  f.metric = metric;
+  if (f.node && registry_.select(SeriesFilter{.node = f.node}, 0, 1).empty())
+    throw ApiError::not_found("no node " + *f.node);
+  bool csv = wants_csv(req);
+  auto series = select(f, kMaxQuerySeries, "narrow it with node= or label=");
+  auto points = co_await run(series, r);
+  if (csv) {
+    Response res;
+    res.content_type = "text/csv; charset=utf-8";
+    res.body = "time,node,labels,value\n";
+    for (size_t i = 0; i < series.size(); ++i) {
+      std::string node = csv_field(series[i].second.node);
+      std::string labels = csv_field(labels_object(series[i].second.labels).dump());
+      for (const auto& [t, v] : points[i])
+        res.body += fmt::format("{},{},{},{}\n", format_rfc3339_ms(t), node, labels, v);
+    }
+    co_return res;
+  }
+  json out = json::array();
+  for (size_t i = 0; i < series.size(); ++i) {
+    json pts = json::array();
+    for (const auto& [t, v] : points[i])
+      pts.push_back({t, v});
+    out.push_back({{"node", series[i].second.node},
+                   {"labels", labels_object(series[i].second.labels)},
+                   {"points", std::move(pts)}});
+  }
+  co_return json_response(200, {{"metric", metric},
+                                {"from", r.from_ms},
+                                {"to", r.to_ms},
+                                {"step_ms", r.step_ms},
+                                {"series", std::move(out)}});
+}
+
+json QueryHandlers::latest_of(const Selected& series) const {
+  json out = json::array();
+  for (const auto& [id, key] : series) {
+    auto p = head_.latest(id);
+    if (!p) continue;
+    out.push_back({{"metric", key.metric},
+                   {"node", key.node},
+                   {"labels", labels_object(key.labels)},
+                   {"ts", p->ts_ms},
+                   {"value", p->value}});
+  }
+  return out;
+}
+
+boost::asio::awaitable<Response> QueryHandlers::latest(Request& req) {
+  only(req, {"metric", "category", "node", "label"});
+  SeriesFilter f = filter_from(req);
+  if (auto m = req.query_param("metric")) {
+    if (!valid_metric_name(*m)) throw bad("metric", "not a valid metric name");
+    f.metric = std::string(*m);
+  }
+  if (auto c = req.query_param("category")) f.category = std::string(*c);
+  if (!f.metric && !f.category && !f.node) throw bad("metric", "give metric=, category= or node=");
+  co_return json_response(200, latest_of(select(f, kMaxLatestSeries, "narrow it with node=")));
+}
+
+boost::asio::awaitable<Response> QueryHandlers::series(Request& req) {
+  only(req, {"match", "node", "label", "limit", "cursor"});
+  SeriesFilter f = filter_from(req);
+  if (auto m = req.query_param("match")) f.glob = std::string(*m);
+  int64_t limit = int_param(req, "limit", 100, 1, 1000);
+  int64_t after = int_param(req, "cursor", 0, 0, INT64_MAX);
+  auto page = registry_.select(f, after, static_cast<size_t>(limit));
+  json out = json::array();
+  for (const auto& [id, key] : page)
+    out.push_back({{"id", id},
+                   {"metric", key.metric},
+                   {"category", std::string(metric_category(key.metric))},
+                   {"node", key.node},
+                   {"labels", labels_object(key.labels)}});
+  json next = page.size() == static_cast<size_t>(limit) ? json(std::to_string(page.back().first))
+                                                        : json(nullptr);
+  co_return json_response(200, {{"series", std::move(out)}, {"next_cursor", next}});
+}
+
+boost::asio::awaitable<Response> QueryHandlers::category_latest(Request& req) {
+  only(req, {"node"});
+  SeriesFilter f = filter_from(req);
+  f.category = std::string(req.path_param("category"));
+  auto items = latest_of(select(f, kMaxLatestSeries, "narrow it with node="));
+  co_return json_response(200, {{"category", *f.category}, {"metrics", std::move(items)}});
+}
+
+boost::asio::awaitable<Response> QueryHandlers::category_history(Request& req) {
+  only(req, {"node", "max_points", "agg"});
+  SeriesFilter f = filter_from(req);
+  f.category = std::string(req.path_param("category"));
+  auto span = parse_duration_ms(req.path_param("timeframe"));
+  if (!span || *span <= 0 || *span > 400LL * 86'400'000)
+    throw bad("timeframe", "must be a duration like 30m, 24h or 7d (at most 400d)");
+  int64_t now = now_ms();
+  Range r{now - *span, now, 0, Agg::kAvg};
+  if (auto a = req.query_param("agg")) {
+    auto agg = parse_agg(*a);
+    if (!agg) throw bad("agg", "must be one of avg, min, max, sum, count, last");
+    r.agg = *agg;
+  }
+  r.step_ms = step_for(r.from_ms, r.to_ms, int_param(req, "max_points", 1000, 1, kMaxQueryPoints));
+  auto series = select(f, kMaxQuerySeries, "narrow it with node=");
+  auto points = co_await run(series, r);
+  json out = json::array();
+  for (size_t i = 0; i < series.size(); ++i) {
+    json pts = json::array();
+    for (const auto& [t, v] : points[i])
+      pts.push_back({t, v});
+    out.push_back({{"metric", series[i].second.metric},
+                   {"node", series[i].second.node},
+                   {"labels", labels_object(series[i].second.labels)},
+                   {"points", std::move(pts)}});
+  }
+  co_return json_response(200, {{"category", *f.category},
+                                {"from", r.from_ms},
+                                {"to", r.to_ms},
+                                {"step_ms", r.step_ms},
+                                {"series", std::move(out)}});
+}
+
+}  // namespace metricsd::api

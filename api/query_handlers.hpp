@@ -1,0 +1,52 @@
+// Read endpoints over the stored tiers and the in-memory head: /api/v1/query (bucketed
+// history, JSON or CSV), /api/v1/latest, /api/v1/series, and the older dashboards'
+// /api/v1/metrics/{category} and /api/v1/metrics/history/{category}/{timeframe}.
+// Database reads run on the storage pool; results are exact whichever tier answers.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include "api/http_types.hpp"
+#include "core/head.hpp"
+#include "core/prom.hpp"
+#include "core/query_plan.hpp"
+#include "core/series_filter.hpp"
+#include "storage/database.hpp"
+#include "storage/series_registry.hpp"
+
+namespace metricsd::api {
+
+inline constexpr size_t kMaxQuerySeries = 500;
+inline constexpr int64_t kMaxQueryPoints = 11'000;
+inline constexpr size_t kMaxLatestSeries = 20'000;
+
+class QueryHandlers {
+ public:
+  QueryHandlers(storage::Database& db, storage::SeriesRegistry& registry, const Head& head,
+                prom::Registry& metrics);
+
+  boost::asio::awaitable<Response> query(Request& req);
+  boost::asio::awaitable<Response> latest(Request& req);
+  boost::asio::awaitable<Response> series(Request& req);
+  boost::asio::awaitable<Response> category_latest(Request& req);
+  boost::asio::awaitable<Response> category_history(Request& req);
+
+ private:
+  struct Range {
+    int64_t from_ms, to_ms, step_ms;
+    Agg agg;
+  };
+  using Selected = std::vector<std::pair<int64_t, SeriesKey>>;
+  // Buckets every selected series over the range: points per series, in order.
+  boost::asio::awaitable<std::vector<std::vector<std::pair<int64_t, double>>>> run(
+      const Selected& series, const Range& range);
+  Selected select(const SeriesFilter& f, size_t limit, const char* narrow_hint) const;
+  nlohmann::json latest_of(const Selected& series) const;
+
+  storage::Database& db_;
+  storage::SeriesRegistry& registry_;
+  const Head& head_;
+  prom::Family<prom::Counter>& tiers_;
+};
+
+}  // namespace metricsd::api

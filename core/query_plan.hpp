@@ -1,0 +1,49 @@
+// Query arithmetic: choosing the bucket width (step), which stored tier can answer it
+// exactly, and accumulating samples or stored aggregates into aligned buckets.
+// Buckets are [k * step, (k + 1) * step) from the unix epoch; a query covers [from, to).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/compaction.hpp"
+
+namespace metricsd {
+
+enum class Agg { kAvg, kMin, kMax, kSum, kCount, kLast };
+std::optional<Agg> parse_agg(std::string_view s);
+
+enum class Tier { kRaw, kRollup1m, kRollup1h };
+std::string_view to_string(Tier t);
+
+// The smallest "round" step (1s, 2s, 5s, 10s, 15s, 30s, 1m, 2m, 5m, 10m, 15m, 30m, 1h, 2h,
+// 3h, 6h, 12h, 1d, then whole days) giving at most max_points buckets over [from, to).
+int64_t step_for(int64_t from_ms, int64_t to_ms, int64_t max_points);
+
+// The coarsest tier whose buckets tile every query bucket exactly: the step and both
+// ends must be multiples of the tier's bucket.
+Tier tier_for(int64_t from_ms, int64_t to_ms, int64_t step_ms);
+
+class BucketAccumulator {
+ public:
+  BucketAccumulator(int64_t from_ms, int64_t to_ms, int64_t step_ms)
+      : from_(from_ms), to_(to_ms), step_(step_ms) {}
+  // A raw sample; ignored outside [from, to).
+  void add(int64_t ts_ms, double value);
+  // A stored aggregate of [bucket_ms, bucket_ms + width), which lies inside one query bucket.
+  void add(int64_t bucket_ms, const Aggregate& a);
+  bool empty() const { return buckets_.empty(); }
+  // (bucket start, value) in time order; empty buckets are absent.
+  std::vector<std::pair<int64_t, double>> points(Agg agg) const;
+
+ private:
+  const int64_t from_, to_, step_;
+  std::map<int64_t, Aggregate> buckets_;
+};
+
+}  // namespace metricsd

@@ -1,0 +1,85 @@
+// Query reads; see query_store.hpp.
+#include "storage/query_store.hpp"
+
+#include <charconv>
+#include <stdexcept>
+#include <string>
+
+namespace metricsd::storage {
+namespace {
+
+// Chunks intersecting [from, to): start < to and start + window > from.
+constexpr const char* kChunks =
+    "SELECT series_id, ts_ms::text, vals::text FROM chunks "
+    "WHERE series_id = ANY($1::bigint[]) AND start_ms > $2::bigint - $4::bigint AND start_ms < "
+    "$3::bigint";
+constexpr const char* kRollup1m =
+    "SELECT series_id, bucket_ms, n, sum, min, max, last, last_ts_ms FROM rollup_1m "
+    "WHERE series_id = ANY($1::bigint[]) AND bucket_ms >= $2 AND bucket_ms < $3";
+constexpr const char* kRollup1h =
+    "SELECT series_id, bucket_ms, n, sum, min, max, last, last_ts_ms FROM rollup_1h "
+    "WHERE series_id = ANY($1::bigint[]) AND bucket_ms >= $2 AND bucket_ms < $3";
+
+std::string id_array(const std::vector<int64_t>& ids) {
+  std::string out = "{";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i) out += ',';
+    out += std::to_string(ids[i]);
+  }
+  return out + "}";
+}
+
+// "{1,2,3}" -> values.
+template <class T>
+void parse_array(std::string_view s, std::vector<T>& out) {
+  out.clear();
+  if (s.size() < 2 || s.front() != '{' || s.back() != '}')
+    throw std::runtime_error("unexpected array text from chunks");
+  s = s.substr(1, s.size() - 2);
+  while (!s.empty()) {
+    size_t comma = s.find(',');
+    std::string_view item = s.substr(0, comma);
+    T v{};
+    auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    if (ec != std::errc() || p != item.data() + item.size())
+      throw std::runtime_error("unexpected array element from chunks");
+    out.push_back(v);
+    if (comma == std::string_view::npos) break;
+    s.remove_prefix(comma + 1);
+  }
+}
+
+}  // namespace
+
+void read_chunk_samples(pqxx::transaction_base& tx, const std::vector<int64_t>& series,
+                        int64_t from, int64_t to,
+                        const std::function<void(int64_t, int64_t, double)>& fn) {
+  std::vector<int64_t> ts;
+  std::vector<double> vals;
+  for (const auto& row : tx.exec_params(kChunks, id_array(series), from, to, kChunkWindowMs)) {
+    int64_t id = row[0].as<int64_t>();
+    parse_array(std::string_view(row[1].c_str(), row[1].size()), ts);
+    parse_array(std::string_view(row[2].c_str(), row[2].size()), vals);
+    if (ts.size() != vals.size()) throw std::runtime_error("chunk arrays differ in length");
+    for (size_t i = 0; i < ts.size(); ++i)
+      if (ts[i] >= from && ts[i] < to) fn(id, ts[i], vals[i]);
+  }
+}
+
+void read_rollups(pqxx::transaction_base& tx, Tier tier, const std::vector<int64_t>& series,
+                  int64_t from, int64_t to,
+                  const std::function<void(int64_t, int64_t, const Aggregate&)>& fn) {
+  const char* sql = tier == Tier::kRollup1h ? kRollup1h : kRollup1m;
+  for (const auto& row : tx.exec_params(sql, id_array(series), from, to)) {
+    Aggregate a;
+    a.n = row[2].as<int64_t>();
+    a.sum = row[3].as<double>();
+    a.min = row[4].as<double>();
+    a.max = row[5].as<double>();
+    a.last = row[6].as<double>();
+    a.last_ts_ms = row[7].as<int64_t>();
+    fn(row[0].as<int64_t>(), row[1].as<int64_t>(), a);
+  }
+}
+
+}  // namespace metricsd::storage
