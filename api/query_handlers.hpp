@@ -23,7 +23,7 @@ inline constexpr size_t kMaxLatestSeries = 20'000;
 class QueryHandlers {
  public:
   QueryHandlers(storage::Database& db, storage::SeriesRegistry& registry, const Head& head,
-                prom::Registry& metrics);
+                int64_t timeout_ms, prom::Registry& metrics);
 
   boost::asio::awaitable<Response> query(Request& req);
   boost::asio::awaitable<Response> latest(Request& req);
@@ -46,6 +46,7 @@ class QueryHandlers {
   storage::Database& db_;
   storage::SeriesRegistry& registry_;
   const Head& head_;
+  const int64_t timeout_ms_;
   prom::Family<prom::Counter>& tiers_;
 };
 

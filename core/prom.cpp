@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 #include <cmath>
+#include <stdexcept>
 
 namespace metricsd::prom {
 namespace {
@@ -82,9 +83,25 @@ std::vector<uint64_t> Histogram::cumulative_counts() const {
   return out;
 }
 
+namespace {
+// A family registered twice under one name (e.g. by two pools) is the same family.
+template <class F>
+F* find_family(std::vector<std::unique_ptr<F>>& v, const std::string& name,
+               const std::vector<std::string>& label_names) {
+  for (auto& f : v)
+    if (f->name() == name) {
+      if (f->label_names() != label_names)
+        throw std::logic_error("metric " + name + " registered with other label names");
+      return f.get();
+    }
+  return nullptr;
+}
+}  // namespace
+
 Family<Counter>& Registry::counter(const std::string& name, const std::string& help,
                                    std::vector<std::string> label_names) {
   std::lock_guard lock(mu_);
+  if (auto* f = find_family(counters_, name, label_names)) return *f;
   counters_.push_back(std::make_unique<Family<Counter>>(name, help, std::move(label_names)));
   return *counters_.back();
 }
@@ -92,6 +109,7 @@ Family<Counter>& Registry::counter(const std::string& name, const std::string& h
 Family<Gauge>& Registry::gauge(const std::string& name, const std::string& help,
                                std::vector<std::string> label_names) {
   std::lock_guard lock(mu_);
+  if (auto* f = find_family(gauges_, name, label_names)) return *f;
   gauges_.push_back(std::make_unique<Family<Gauge>>(name, help, std::move(label_names)));
   return *gauges_.back();
 }
@@ -100,6 +118,7 @@ Family<Histogram>& Registry::histogram(const std::string& name, const std::strin
                                        std::vector<std::string> label_names,
                                        std::vector<double> bounds) {
   std::lock_guard lock(mu_);
+  if (auto* f = find_family(histograms_, name, label_names)) return *f;
   histograms_.push_back(
       std::make_unique<Family<Histogram>>(name, help, std::move(label_names), std::move(bounds)));
   return *histograms_.back();

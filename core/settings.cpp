@@ -46,6 +46,8 @@ std::vector<SettingSpec> build_specs() {
        "optional replica for queries (empty = database.url)");
   num("database.pool_size", T::kInt, "4", &S::database_pool_size,
       "storage threads, each with its own connection", 1, 64);
+  num("database.read_pool_size", T::kInt, "2", &S::database_read_pool_size,
+      "storage threads for queries (on database.read_url when set)", 1, 64);
   num("database.max_waiting", T::kInt, "1000", &S::database_max_waiting,
       "storage jobs allowed to wait for a thread; beyond: 503 + Retry-After", 1, 1'000'000);
   num("database.connect_timeout_ms", T::kDuration, "5s", &S::database_connect_timeout_ms,
@@ -74,6 +76,8 @@ std::vector<SettingSpec> build_specs() {
   num("ingest.max_head_samples", T::kInt, "20000000", &S::ingest_max_head_samples,
       "samples held in memory before compaction also takes open windows (about 20 B each)", 10'000,
       2'000'000'000);
+  num("query.timeout_ms", T::kDuration, "10s", &S::query_timeout_ms,
+      "a query's database work is cancelled after this (503)", 100, 600'000);
   num("limits.max_series", T::kInt, "1000000", &S::limits_max_series, "series in the whole store",
       1, 1'000'000'000);
   num("limits.max_series_per_node", T::kInt, "10000", &S::limits_max_series_per_node,

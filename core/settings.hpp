@@ -25,6 +25,7 @@ struct Settings {
   std::string database_url;
   std::string database_read_url;
   int64_t database_pool_size = 0;
+  int64_t database_read_pool_size = 0;
   int64_t database_max_waiting = 0;
   int64_t database_connect_timeout_ms = 0;
   int64_t http_max_body_bytes = 0;
@@ -39,6 +40,7 @@ struct Settings {
   int64_t ingest_compaction_interval_ms = 0;
   int64_t ingest_compaction_grace_ms = 0;
   int64_t ingest_max_head_samples = 0;
+  int64_t query_timeout_ms = 0;
   int64_t limits_max_series = 0;
   int64_t limits_max_series_per_node = 0;
   int64_t nodes_stale_after_s = 0;

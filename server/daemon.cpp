@@ -17,13 +17,16 @@
 #include <thread>
 
 #include "api/ingest_handlers.hpp"
+#include "api/nodes_handlers.hpp"
 #include "api/ops_handlers.hpp"
 #include "core/head.hpp"
+#include "core/rate_window.hpp"
 #include "core/version.hpp"
 #include "server/data_dir_lock.hpp"
 #include "server/http_server.hpp"
 #include "server/maintenance.hpp"
 #include "server/node_monitor.hpp"
+#include "server/nodes_routes.hpp"
 #include "server/routes.hpp"
 #include "storage/database.hpp"
 #include "storage/embedded_postgres.hpp"
@@ -107,10 +110,11 @@ int serve(const Settings& s) {
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count()));
 
-  storage::Database db({st.conninfo, static_cast<int>(s.database_pool_size),
-                        static_cast<int>(s.database_max_waiting),
-                        static_cast<int>(s.database_connect_timeout_ms), dir},
-                       metrics);
+  storage::Database db(
+      {st.conninfo, static_cast<int>(s.database_pool_size), s.database_read_url,
+       static_cast<int>(s.database_read_pool_size), static_cast<int>(s.database_max_waiting),
+       static_cast<int>(s.database_connect_timeout_ms), dir},
+      metrics);
   storage::SeriesRegistry registry(s.limits_max_series, s.limits_max_series_per_node, metrics);
   Head head;
   metrics.gauge_fn("metricsd_head_samples", "Samples held in memory (not yet compacted)",
@@ -127,18 +131,25 @@ int serve(const Settings& s) {
       {st.conninfo, s.ingest_max_queue_samples,
        /*max_commit_samples=*/4'000'000, static_cast<int>(s.database_connect_timeout_ms)},
       metrics);
+  RateWindow ingest_rate;  // committed samples per second, for /api/v1/summary
   // Committed samples enter the head before their requests are answered.
-  writer.set_commit_hook([&head](const storage::CommittedBatch& b) {
-    for (const auto* part : *b.parts)
+  writer.set_commit_hook([&head, &ingest_rate](const storage::CommittedBatch& b) {
+    uint64_t n = 0;
+    for (const auto* part : *b.parts) {
       head.append(part->series_ids, part->ts_ms, part->values);
+      n += part->values.size();
+    }
+    ingest_rate.add(n, RateWindow::now_s());
   });
   api::OpsHandlers ops(db, metrics);
   api::IngestHandlers ingest(s, db, registry, writer, metrics);
   api::EventsHandlers events(db);
-  api::QueryHandlers query(db, registry, head, metrics);
+  api::QueryHandlers query(db, registry, head, s.query_timeout_ms, metrics);
   Router router;
   Handlers handlers{ops, ingest, events, query};
   register_routes(router, handlers);
+  api::NodesHandlers nodes(db, registry, head, ingest_rate, metrics);
+  register_nodes_routes(router, nodes);
 
   int threads = thread_count(s);
   asio::io_context ioc(threads);

@@ -43,7 +43,11 @@ Database::Database(Options options, prom::Registry& metrics)
     : options_(std::move(options)),
       pool_({options_.conninfo, options_.pool_size, options_.max_waiting,
              options_.connect_timeout_ms, "main"},
-            metrics) {
+            metrics),
+      read_pool_(
+          {options_.read_conninfo.empty() ? options_.conninfo : options_.read_conninfo,
+           options_.read_pool_size, options_.max_waiting, options_.connect_timeout_ms, "read"},
+          metrics) {
   metrics.gauge_fn("metricsd_database_ready",
                    "1 when the database answers and migrations are applied",
                    [this] { return ready_.load() ? 1.0 : 0.0; });
@@ -57,6 +61,7 @@ Database::~Database() {
 
 void Database::start() {
   pool_.start();
+  read_pool_.start();
   startup_ = std::thread([this] { startup_main(); });
 }
 
@@ -68,6 +73,7 @@ void Database::stop() {
   cv_.notify_all();
   if (startup_.joinable()) startup_.join();
   pool_.stop();
+  read_pool_.stop();
 }
 
 std::string Database::not_ready_reason() const {

@@ -24,6 +24,8 @@ class Database {
   struct Options {
     std::string conninfo;
     int pool_size = 4;
+    std::string read_conninfo;  // queries; empty = conninfo
+    int read_pool_size = 2;
     int max_waiting = 1000;
     int connect_timeout_ms = 5000;
     std::filesystem::path data_dir;  // where the first admin token file goes
@@ -44,6 +46,8 @@ class Database {
   int schema_version() const { return schema_version_.load(); }
   std::string not_ready_reason() const;
   StoragePool& pool() { return pool_; }
+  // Queries run here, so heavy reads never hold up writes, heartbeats or series creation.
+  StoragePool& read_pool() { return read_pool_; }
   // The connection string (with client parameters) for paths with their own connection.
   std::string conninfo() const {
     return StoragePool::with_client_params(options_.conninfo, options_.connect_timeout_ms);
@@ -56,6 +60,7 @@ class Database {
   const Options options_;
   std::vector<std::function<void(pqxx::connection&)>> on_ready_;  // constant after start()
   StoragePool pool_;
+  StoragePool read_pool_;
   std::atomic<bool> ready_{false};
   std::atomic<int> schema_version_{0};
 

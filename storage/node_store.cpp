@@ -49,6 +49,41 @@ UPDATE commands SET status = 'delivered', delivered_at = now()
 WHERE node_id = $1 AND status = 'pending'
 RETURNING id, type, args::text, (extract(epoch FROM created_at) * 1000)::bigint)";
 
+// The node listing. $3 is a JSON array of [key, value] pairs, every one of which must be
+// among the node's labels (an empty array matches every node). Times are truncated to
+// the millisecond, never rounded up. node_id sorts bytewise, whatever the collation.
+constexpr const char* kListNodes = R"(
+SELECT node_id, type, hostname, labels::text, state::text, status,
+       floor(extract(epoch FROM first_seen) * 1000)::bigint,
+       floor(extract(epoch FROM last_seen) * 1000)::bigint, interval_s
+FROM nodes AS n
+WHERE ($1::text IS NULL OR n.status = $1)
+  AND ($2::text IS NULL OR n.type = $2)
+  AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements($3::jsonb) AS want(pair)
+                  WHERE n.labels ->> (want.pair ->> 0) IS DISTINCT FROM want.pair ->> 1)
+ORDER BY node_id COLLATE "C")";
+constexpr const char* kGetNode = R"(
+SELECT node_id, type, hostname, labels::text, state::text, status,
+       floor(extract(epoch FROM first_seen) * 1000)::bigint,
+       floor(extract(epoch FROM last_seen) * 1000)::bigint, interval_s, info::text
+FROM nodes WHERE node_id = $1)";
+constexpr const char* kCountNodes = "SELECT status, count(*) FROM nodes GROUP BY status";
+
+// The columns kListNodes and kGetNode share, in their order.
+NodeRow node_row(const pqxx::row& row) {
+  NodeRow n;
+  n.node_id = row[0].as<std::string>();
+  n.type = row[1].as<std::string>();
+  n.hostname = row[2].as<std::string>();
+  n.labels_json = row[3].as<std::string>();
+  n.state_json = row[4].as<std::string>();
+  n.status = row[5].as<std::string>();
+  n.first_seen_ms = row[6].as<int64_t>();
+  n.last_seen_ms = row[7].as<int64_t>();
+  if (!row[8].is_null()) n.interval_s = row[8].as<double>();
+  return n;
+}
+
 }  // namespace
 
 std::vector<PendingCommand> record_heartbeat(pqxx::connection& c, const HeartbeatUpdate& u) {
@@ -105,6 +140,40 @@ std::vector<EventRow> list_events(pqxx::connection& c, const EventFilter& f) {
   for (const auto& row : r)
     out.push_back({row[0].as<int64_t>(), row[1].as<int64_t>(), row[2].as<std::string>(),
                    row[3].as<std::string>(), row[4].as<std::string>()});
+  return out;
+}
+
+std::vector<NodeRow> list_nodes(pqxx::connection& c, const NodeFilter& f) {
+  nlohmann::json pairs = nlohmann::json::array();
+  for (const auto& [k, v] : f.labels)
+    pairs.push_back({k, v});
+  pqxx::nontransaction tx(c);
+  std::vector<NodeRow> out;
+  for (const auto& row : tx.exec_params(kListNodes, f.status, f.type, pairs.dump()))
+    out.push_back(node_row(row));
+  return out;
+}
+
+std::optional<NodeRow> get_node(pqxx::connection& c, const std::string& node_id) {
+  pqxx::nontransaction tx(c);
+  auto r = tx.exec_params(kGetNode, node_id);
+  if (r.empty()) return std::nullopt;
+  NodeRow n = node_row(r[0]);
+  n.info_json = r[0][9].as<std::string>();
+  return n;
+}
+
+NodeCounts count_nodes_by_status(pqxx::connection& c) {
+  pqxx::nontransaction tx(c);
+  NodeCounts out;
+  for (const auto& row : tx.exec(kCountNodes)) {
+    auto status = row[0].as<std::string>();
+    int64_t* slot = status == "online"    ? &out.online
+                    : status == "stale"   ? &out.stale
+                    : status == "offline" ? &out.offline
+                                          : nullptr;
+    if (slot) *slot = row[1].as<int64_t>();  // the CHECK constraint allows no other status
+  }
   return out;
 }
 

@@ -1,11 +1,13 @@
-// SQL over nodes and events: the status monitor's reads and transitions, and the
-// events listing. Every function runs on a storage thread.
+// SQL over nodes and events: the status monitor's reads and transitions, the events
+// listing, and the node listing behind /api/v1/nodes and /api/v1/summary. Every
+// function runs on a storage thread.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace metricsd::storage {
@@ -60,5 +62,36 @@ struct EventRow {
 
 // Newest first.
 std::vector<EventRow> list_events(pqxx::connection& c, const EventFilter& f);
+
+// Which nodes a listing wants; unset parts match every node.
+struct NodeFilter {
+  std::optional<std::string> status;  // online | stale | offline
+  std::optional<std::string> type;
+  std::vector<std::pair<std::string, std::string>> labels;  // all must be among its labels
+};
+
+struct NodeRow {
+  std::string node_id;
+  std::string type;
+  std::string hostname;
+  std::string labels_json;  // JSON objects as stored
+  std::string state_json;
+  std::string info_json;  // only filled by get_node
+  std::string status;
+  int64_t first_seen_ms = 0;
+  int64_t last_seen_ms = 0;
+  std::optional<double> interval_s;
+};
+
+// Matching nodes ordered by node_id (bytewise), without info.
+std::vector<NodeRow> list_nodes(pqxx::connection& c, const NodeFilter& f);
+// One node with its info, or nullopt when there is none by that id.
+std::optional<NodeRow> get_node(pqxx::connection& c, const std::string& node_id);
+
+struct NodeCounts {
+  int64_t online = 0, stale = 0, offline = 0;
+  int64_t total() const { return online + stale + offline; }
+};
+NodeCounts count_nodes_by_status(pqxx::connection& c);
 
 }  // namespace metricsd::storage

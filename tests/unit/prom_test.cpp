@@ -194,3 +194,20 @@ TEST(Prom, ConcurrentUpdatesFromSeveralThreadsAddUp) {
 
 }  // namespace
 }  // namespace metricsd::prom
+
+namespace metricsd::prom {
+namespace {
+
+TEST(PromRegistry, SameNameTwiceIsOneFamily) {
+  Registry r;
+  r.counter("x_total", "X", {"pool"}).with({"a"}).inc();
+  r.counter("x_total", "X", {"pool"}).with({"b"}).inc(2);
+  std::string text = r.render();
+  EXPECT_EQ(text,
+            "# HELP x_total X\n# TYPE x_total counter\nx_total{pool=\"a\"} 1\n"
+            "x_total{pool=\"b\"} 2\n");
+  EXPECT_THROW(r.counter("x_total", "X", {"other"}), std::logic_error);
+}
+
+}  // namespace
+}  // namespace metricsd::prom
