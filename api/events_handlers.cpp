@@ -1,8 +1,7 @@
 // The events listing; see events_handlers.hpp.
 #include "api/events_handlers.hpp"
 
-#include <charconv>
-
+#include "api/query_params.hpp"
 #include "core/names.hpp"
 #include "core/time_parse.hpp"
 #include "storage/node_store.hpp"
@@ -12,19 +11,6 @@ namespace {
 
 using nlohmann::json;
 
-ApiError bad(const std::string& field, const std::string& message) {
-  return ApiError::invalid_argument(field + ": " + message,
-                                    json::array({{{"field", field}, {"message", message}}}));
-}
-
-int64_t parse_positive(std::string_view text, const std::string& field, int64_t max) {
-  int64_t v = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || p != text.data() + text.size() || v < 1 || v > max)
-    throw bad(field, "must be an integer from 1 to " + std::to_string(max));
-  return v;
-}
-
 }  // namespace
 
 boost::asio::awaitable<Response> EventsHandlers::list(Request& req) {
@@ -32,24 +18,25 @@ boost::asio::awaitable<Response> EventsHandlers::list(Request& req) {
   int64_t now = now_ms();
   for (const auto& [k, v] : req.query) {
     if (k == "node") {
-      if (!valid_node_id(v)) throw bad("node", "not a valid node id");
+      if (!valid_node_id(v)) throw bad_param("node", "not a valid node id");
       f.node = v;
     } else if (k == "type") {
-      if (v.empty() || v.size() > 64) throw bad("type", "must be 1 to 64 characters");
+      if (v.empty() || v.size() > 64) throw bad_param("type", "must be 1 to 64 characters");
       f.type = v;
     } else if (k == "from" || k == "to") {
       auto t = parse_time_ms(v, now);
-      if (!t) throw bad(k, "must be RFC 3339, unix seconds, or relative like -15m");
+      if (!t) throw bad_param(k, "must be RFC 3339, unix seconds, or relative like -15m");
       (k == "from" ? f.from_ms : f.to_ms) = *t;
     } else if (k == "limit") {
-      f.limit = static_cast<int>(parse_positive(v, "limit", 1000));
+      f.limit = static_cast<int>(int_param(req, "limit", 100, 1, 1000));
     } else if (k == "cursor") {
-      f.before_id = parse_positive(v, "cursor", INT64_MAX);
+      f.before_id = int_param(req, "cursor", 0, 1, INT64_MAX);
     } else {
-      throw bad(k, "unknown parameter (expected node, type, from, to, limit, cursor)");
+      throw bad_param(k, "unknown parameter (expected node, type, from, to, limit, cursor)");
     }
   }
-  if (f.from_ms && f.to_ms && *f.from_ms >= *f.to_ms) throw bad("from", "must be before `to`");
+  if (f.from_ms && f.to_ms && *f.from_ms >= *f.to_ms)
+    throw bad_param("from", "must be before `to`");
   if (!db_.ready()) throw ApiError::unavailable(db_.not_ready_reason(), 2);
   auto rows =
       co_await db_.pool().run([&](pqxx::connection& c) { return storage::list_events(c, f); });

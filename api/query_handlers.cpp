@@ -2,10 +2,10 @@
 #include "api/query_handlers.hpp"
 
 #include <fmt/format.h>
-#include <charconv>
 #include <mutex>
 #include <shared_mutex>
 
+#include "api/query_params.hpp"
 #include "core/names.hpp"
 #include "core/settings.hpp"
 #include "core/time_parse.hpp"
@@ -16,62 +16,23 @@ namespace {
 
 using nlohmann::json;
 
-ApiError bad(const std::string& field, const std::string& message) {
-  return ApiError::invalid_argument(field + ": " + message,
-                                    json::array({{{"field", field}, {"message", message}}}));
-}
-
-// Refuses parameters the endpoint does not know (a typo must not silently widen a query).
-void only(const Request& req, std::initializer_list<std::string_view> allowed) {
-  for (const auto& [k, v] : req.query) {
-    bool ok = false;
-    for (auto a : allowed)
-      ok = ok || k == a;
-    if (!ok) {
-      std::string list;
-      for (auto a : allowed)
-        list += (list.empty() ? "" : ", ") + std::string(a);
-      throw bad(k, "unknown parameter (expected " + list + ")");
-    }
-  }
-}
-
 std::string param(const Request& req, std::string_view name, std::string fallback = "") {
   auto v = req.query_param(name);
   return v ? std::string(*v) : fallback;
-}
-
-int64_t time_param(const Request& req, std::string_view name, const char* fallback, int64_t now) {
-  std::string text = param(req, name, fallback);
-  auto t = parse_time_ms(text, now);
-  if (!t)
-    throw bad(std::string(name), "must be RFC 3339, unix seconds, `now` or relative like -15m");
-  return *t;
-}
-
-int64_t int_param(const Request& req, std::string_view name, int64_t fallback, int64_t lo,
-                  int64_t hi) {
-  auto v = req.query_param(name);
-  if (!v) return fallback;
-  int64_t x = 0;
-  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), x);
-  if (ec != std::errc() || p != v->data() + v->size() || x < lo || x > hi)
-    throw bad(std::string(name), fmt::format("must be an integer from {} to {}", lo, hi));
-  return x;
 }
 
 // node=, label=key:value (repeatable), metric= / category= into a filter.
 SeriesFilter filter_from(const Request& req) {
   SeriesFilter f;
   if (auto n = req.query_param("node")) {
-    if (!valid_node_id(*n)) throw bad("node", "not a valid node id");
+    if (!valid_node_id(*n)) throw bad_param("node", "not a valid node id");
     f.node = std::string(*n);
   }
   for (const auto& [k, v] : req.query) {
     if (k != "label") continue;
     auto colon = v.find(':');
     if (colon == std::string::npos || colon == 0 || !valid_label_key(v.substr(0, colon)))
-      throw bad("label", "must be key:value with a valid label key, got \"" + v + "\"");
+      throw bad_param("label", "must be key:value with a valid label key, got \"" + v + "\"");
     f.labels.emplace_back(v.substr(0, colon), v.substr(colon + 1));
   }
   return f;
@@ -96,7 +57,7 @@ bool wants_csv(const Request& req) {
   if (auto f = req.query_param("format")) {
     if (*f == "csv") return true;
     if (*f == "json") return false;
-    throw bad("format", "must be json or csv");
+    throw bad_param("format", "must be json or csv");
   }
   auto accept = req.header("accept");
   return accept && accept->find("text/csv") != std::string_view::npos;
@@ -172,26 +133,28 @@ boost::asio::awaitable<std::vector<std::vector<std::pair<int64_t, double>>>> Que
 }
 
 boost::asio::awaitable<Response> QueryHandlers::query(Request& req) {
-  only(req, {"metric", "node", "label", "from", "to", "step", "max_points", "agg", "format"});
+  only_params(req,
+              {"metric", "node", "label", "from", "to", "step", "max_points", "agg", "format"});
   std::string metric = param(req, "metric");
-  if (metric.empty()) throw bad("metric", "required");
-  if (!valid_metric_name(metric)) throw bad("metric", "not a valid metric name");
+  if (metric.empty()) throw bad_param("metric", "required");
+  if (!valid_metric_name(metric)) throw bad_param("metric", "not a valid metric name");
   int64_t now = now_ms();
   Range r{time_param(req, "from", "-1h", now), time_param(req, "to", "now", now), 0, Agg::kAvg};
-  if (r.from_ms >= r.to_ms) throw bad("from", "must be before `to`");
+  if (r.from_ms >= r.to_ms) throw bad_param("from", "must be before `to`");
   if (auto a = req.query_param("agg")) {
     auto agg = parse_agg(*a);
-    if (!agg) throw bad("agg", "must be one of avg, min, max, sum, count, last");
+    if (!agg) throw bad_param("agg", "must be one of avg, min, max, sum, count, last");
     r.agg = *agg;
   }
   if (auto s = req.query_param("step")) {
-    if (req.query_param("max_points")) throw bad("step", "give step or max_points, not both");
+    if (req.query_param("max_points")) throw bad_param("step", "give step or max_points, not both");
     auto step = parse_duration_ms(*s);
-    if (!step || *step < 1000) throw bad("step", "must be a duration of at least 1s, like 1m");
+    if (!step || *step < 1000)
+      throw bad_param("step", "must be a duration of at least 1s, like 1m");
     int64_t points = (r.to_ms - r.from_ms + *step - 1) / *step;
     if (points > kMaxQueryPoints)
-      throw bad("step", fmt::format("{} would give {} points; at most {} (use a larger step)", *s,
-                                    points, kMaxQueryPoints));
+      throw bad_param("step", fmt::format("{} would give {} points; at most {} (use a larger step)",
+                                          *s, points, kMaxQueryPoints));
     r.step_ms = *step;
   } else {
     r.step_ms =
@@ -247,19 +210,20 @@ json QueryHandlers::latest_of(const Selected& series) const {
 }
 
 boost::asio::awaitable<Response> QueryHandlers::latest(Request& req) {
-  only(req, {"metric", "category", "node", "label"});
+  only_params(req, {"metric", "category", "node", "label"});
   SeriesFilter f = filter_from(req);
   if (auto m = req.query_param("metric")) {
-    if (!valid_metric_name(*m)) throw bad("metric", "not a valid metric name");
+    if (!valid_metric_name(*m)) throw bad_param("metric", "not a valid metric name");
     f.metric = std::string(*m);
   }
   if (auto c = req.query_param("category")) f.category = std::string(*c);
-  if (!f.metric && !f.category && !f.node) throw bad("metric", "give metric=, category= or node=");
+  if (!f.metric && !f.category && !f.node)
+    throw bad_param("metric", "give metric=, category= or node=");
   co_return json_response(200, latest_of(select(f, kMaxLatestSeries, "narrow it with node=")));
 }
 
 boost::asio::awaitable<Response> QueryHandlers::series(Request& req) {
-  only(req, {"match", "node", "label", "limit", "cursor"});
+  only_params(req, {"match", "node", "label", "limit", "cursor"});
   SeriesFilter f = filter_from(req);
   if (auto m = req.query_param("match")) f.glob = std::string(*m);
   int64_t limit = int_param(req, "limit", 100, 1, 1000);
@@ -278,7 +242,7 @@ boost::asio::awaitable<Response> QueryHandlers::series(Request& req) {
 }
 
 boost::asio::awaitable<Response> QueryHandlers::category_latest(Request& req) {
-  only(req, {"node"});
+  only_params(req, {"node"});
   SeriesFilter f = filter_from(req);
   f.category = std::string(req.path_param("category"));
   auto items = latest_of(select(f, kMaxLatestSeries, "narrow it with node="));
@@ -286,17 +250,17 @@ boost::asio::awaitable<Response> QueryHandlers::category_latest(Request& req) {
 }
 
 boost::asio::awaitable<Response> QueryHandlers::category_history(Request& req) {
-  only(req, {"node", "max_points", "agg"});
+  only_params(req, {"node", "max_points", "agg"});
   SeriesFilter f = filter_from(req);
   f.category = std::string(req.path_param("category"));
   auto span = parse_duration_ms(req.path_param("timeframe"));
   if (!span || *span <= 0 || *span > 400LL * 86'400'000)
-    throw bad("timeframe", "must be a duration like 30m, 24h or 7d (at most 400d)");
+    throw bad_param("timeframe", "must be a duration like 30m, 24h or 7d (at most 400d)");
   int64_t now = now_ms();
   Range r{now - *span, now, 0, Agg::kAvg};
   if (auto a = req.query_param("agg")) {
     auto agg = parse_agg(*a);
-    if (!agg) throw bad("agg", "must be one of avg, min, max, sum, count, last");
+    if (!agg) throw bad_param("agg", "must be one of avg, min, max, sum, count, last");
     r.agg = *agg;
   }
   r.step_ms = step_for(r.from_ms, r.to_ms, int_param(req, "max_points", 1000, 1, kMaxQueryPoints));

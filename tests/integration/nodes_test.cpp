@@ -52,7 +52,8 @@ class Fleet {
   // The node ids of a listing, in answer order.
   std::vector<std::string> ids(const std::string& query) {
     std::vector<std::string> out;
-    for (const auto& n : get_json("/api/v1/nodes" + query)["nodes"])
+    json list = get_json("/api/v1/nodes" + query);
+    for (const auto& n : list["nodes"])
       out.push_back(n["node_id"].get<std::string>());
     return out;
   }
