@@ -127,23 +127,25 @@ boost::asio::awaitable<Response> NodesHandlers::list(Request& req) {
     }
   }
   if (!db_.ready()) throw ApiError::unavailable(db_.not_ready_reason(), 2);
-  auto rows =
-      co_await db_.pool().run([&](pqxx::connection& c) { return storage::list_nodes(c, f); });
-
+  // The registry walk (CPU over every series for a fleet-wide list) runs on the storage
+  // thread too, never on an io thread.
+  std::vector<storage::NodeRow> rows;
   std::unordered_map<std::string, json> latest;  // node id -> its latest values
-  for (const auto& n : rows)
-    latest.emplace(n.node_id, json::object());
-  // One node: only its series. More: one walk over every series, keeping theirs.
-  SeriesFilter series;
-  if (rows.size() == 1) series.node = rows.front().node_id;
-  if (!rows.empty()) {
+  co_await db_.read_pool().run([&](pqxx::connection& c) {
+    rows = storage::list_nodes(c, f);
+    for (const auto& n : rows)
+      latest.emplace(n.node_id, json::object());
+    // One node: only its series. More: one walk over every series, keeping theirs.
+    SeriesFilter series;
+    if (rows.size() == 1) series.node = rows.front().node_id;
+    if (rows.empty()) return;
     size_t read = for_each_series(registry_, series, [&](int64_t id, const SeriesKey& key) {
       auto it = latest.find(key.node);
       if (it == latest.end()) return;
       if (auto p = head_.latest(id)) it->second[latest_key(key)] = p->value;
     });
     series_read_.inc(static_cast<double>(read));
-  }
+  });
 
   json nodes = json::array();
   for (const auto& n : rows)
@@ -157,7 +159,7 @@ boost::asio::awaitable<Response> NodesHandlers::get(Request& req) {
   reject_any_query(req);
   if (!db_.ready()) throw ApiError::unavailable(db_.not_ready_reason(), 2);
   auto row =
-      co_await db_.pool().run([&](pqxx::connection& c) { return storage::get_node(c, node); });
+      co_await db_.read_pool().run([&](pqxx::connection& c) { return storage::get_node(c, node); });
   if (!row) throw ApiError::not_found("no node " + node);
 
   json latest = json::object();
@@ -175,22 +177,25 @@ boost::asio::awaitable<Response> NodesHandlers::get(Request& req) {
 boost::asio::awaitable<Response> NodesHandlers::summary(Request& req) {
   reject_any_query(req);
   if (!db_.ready()) throw ApiError::unavailable(db_.not_ready_reason(), 2);
-  auto counts = co_await db_.pool().run(
-      [](pqxx::connection& c) { return storage::count_nodes_by_status(c); });
-
   struct Category {
     int64_t series = 0;
     std::map<std::string, double> sum;  // metric -> sum of its series' latest values
   };
   std::map<std::string, Category, std::less<>> categories;
-  size_t series = for_each_series(registry_, SeriesFilter{}, [&](int64_t id, const SeriesKey& key) {
-    auto name = metric_category(key.metric);
-    auto it = categories.find(name);
-    if (it == categories.end()) it = categories.emplace(std::string(name), Category{}).first;
-    ++it->second.series;
-    if (auto p = head_.latest(id)) it->second.sum[key.metric] += p->value;
+  storage::NodeCounts counts;
+  // The walk over every series runs on the storage thread, never on an io thread.
+  co_await db_.read_pool().run([&](pqxx::connection& c) {
+    counts = storage::count_nodes_by_status(c);
+    size_t series =
+        for_each_series(registry_, SeriesFilter{}, [&](int64_t id, const SeriesKey& key) {
+          auto name = metric_category(key.metric);
+          auto it = categories.find(name);
+          if (it == categories.end()) it = categories.emplace(std::string(name), Category{}).first;
+          ++it->second.series;
+          if (auto p = head_.latest(id)) it->second.sum[key.metric] += p->value;
+        });
+    series_read_.inc(static_cast<double>(series));
   });
-  series_read_.inc(static_cast<double>(series));
 
   json by_category = json::object();
   for (const auto& [name, c] : categories) {
