@@ -1,0 +1,175 @@
+// POST /api/v1/nodes/{node_id}/heartbeat end to end: registration, what later heartbeats
+// update, nodes first seen by samples, and bad requests, against a real daemon with its
+// own embedded PostgreSQL. The node rows, events and samples are read back from that
+// PostgreSQL. Each test uses nodes of its own.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ingest_support.hpp"
+
+namespace metricsd::test {
+namespace {
+
+using nlohmann::json;
+
+class IngestHeartbeat : public IngestBase {
+ protected:
+  static void SetUpTestSuite() { start({}); }
+  static void TearDownTestSuite() { stop(); }
+
+  static constexpr const char* kExample = R"({"type": "generation", "hostname": "msi",
+    "labels": {"site": "lab"}, "interval_s": 5,
+    "state": {"mode": "gaming", "throttle": 0.5},
+    "info": {"gpus": [{"name": "RTX 4090", "vram_mb": 24564}]},
+    "metrics": {"system.cpu_util": 35.0, "gpu.temp_c": 74.0, "llm.tokens_per_s": 640.0}})";
+
+  // The node's row: type, hostname, labels, state, info, interval_s, status.
+  json node_row(const std::string& node) {
+    auto r = db().query(
+        "SELECT type, hostname, labels::text, state::text, info::text, interval_s, status, "
+        "(extract(epoch FROM first_seen) * 1000)::bigint, "
+        "(extract(epoch FROM last_seen) * 1000)::bigint FROM nodes WHERE node_id = $1",
+        node);
+    if (r.empty()) return nullptr;
+    return {{"type", r[0][0].as<std::string>()},
+            {"hostname", r[0][1].as<std::string>()},
+            {"labels", json::parse(r[0][2].as<std::string>())},
+            {"state", json::parse(r[0][3].as<std::string>())},
+            {"info", json::parse(r[0][4].as<std::string>())},
+            {"interval_s", r[0][5].is_null() ? json(nullptr) : json(r[0][5].as<double>())},
+            {"status", r[0][6].as<std::string>()},
+            {"first_seen_ms", r[0][7].as<int64_t>()},
+            {"last_seen_ms", r[0][8].as<int64_t>()}};
+  }
+  std::vector<std::string> events(const std::string& node) {
+    std::vector<std::string> out;
+    for (const auto& r :
+         db().query("SELECT type, data::text FROM events WHERE node_id = $1 ORDER BY id", node))
+      out.push_back(r[0].as<std::string>() + " " + json::parse(r[1].as<std::string>()).dump());
+    return out;
+  }
+};
+
+TEST_F(IngestHeartbeat, ApiExampleRegistersTheNodeAndStoresItsMetrics) {
+  int64_t before = wall_ms();
+  auto r = post("/api/v1/nodes/msi-01/heartbeat", kExample);
+  int64_t after = wall_ms();
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.header("content-type"), "application/json");
+  auto j = json::parse(r.body);
+  EXPECT_EQ(j.size(), 2u) << r.body;
+  EXPECT_EQ(j["commands"], json::array());
+  ASSERT_TRUE(j["server_time"].is_string());
+  std::string st = j["server_time"];
+  std::smatch m;
+  ASSERT_TRUE(std::regex_match(st, m, std::regex(R"((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{3})Z)")))
+      << st;
+  tm parts{};
+  strptime(m[1].str().c_str(), "%Y-%m-%dT%H:%M:%S", &parts);
+  int64_t server_ms = static_cast<int64_t>(timegm(&parts)) * 1000 + std::stoi(m[2].str());
+  EXPECT_GE(server_ms, before - 5);
+  EXPECT_LE(server_ms, after + 5);
+
+  json n = node_row("msi-01");
+  ASSERT_FALSE(n.is_null());
+  EXPECT_EQ(n["type"], "generation");
+  EXPECT_EQ(n["hostname"], "msi");
+  EXPECT_EQ(n["labels"], json({{"site", "lab"}}));
+  EXPECT_EQ(n["state"], json({{"mode", "gaming"}, {"throttle", 0.5}}));
+  EXPECT_EQ(n["info"], json::parse(R"({"gpus": [{"name": "RTX 4090", "vram_mb": 24564}]})"));
+  EXPECT_EQ(n["interval_s"], 5.0);
+  EXPECT_EQ(n["status"], "online");
+  EXPECT_GE(n["last_seen_ms"].get<int64_t>(), before - 1000);
+  EXPECT_LE(n["last_seen_ms"].get<int64_t>(), after + 1000);
+
+  EXPECT_EQ(db().samples("msi-01", false),
+            sorted({row("gpu.temp_c", "msi-01", json::object(), 74),
+                    row("llm.tokens_per_s", "msi-01", json::object(), 640),
+                    row("system.cpu_util", "msi-01", json::object(), 35)}));
+  for (int64_t t : db().times_ms("msi-01")) {
+    EXPECT_GE(t, before - 5);
+    EXPECT_LE(t, after + 5);
+  }
+  EXPECT_EQ(events("msi-01"),
+            std::vector<std::string>{R"(node_registered {"from":"new","to":"online"})"});
+}
+
+TEST_F(IngestHeartbeat, LaterHeartbeatsUpdateWhatTheySendAndKeepTheRest) {
+  ASSERT_EQ(post("/api/v1/nodes/msi-02/heartbeat", kExample).status, 200);
+  json first = node_row("msi-02");
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto r = post("/api/v1/nodes/msi-02/heartbeat", R"({"state": {"mode": "idle"}})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  r = post("/api/v1/nodes/msi-02/heartbeat", "", {});
+  ASSERT_EQ(r.status, 200) << r.body;
+  json n = node_row("msi-02");
+  EXPECT_EQ(n["state"], json({{"mode", "idle"}}));
+  for (const char* kept : {"type", "hostname", "labels", "info", "interval_s", "first_seen_ms"})
+    EXPECT_EQ(n[kept], first[kept]) << kept;
+  EXPECT_EQ(n["status"], "online");
+  EXPECT_GT(n["last_seen_ms"].get<int64_t>(), first["last_seen_ms"].get<int64_t>());
+  EXPECT_EQ(events("msi-02"),
+            std::vector<std::string>{R"(node_registered {"from":"new","to":"online"})"});
+  // Only the first heartbeat carried metrics.
+  EXPECT_EQ(db().stored("msi-02"), 3);
+}
+
+TEST_F(IngestHeartbeat, NodeFirstSeenBySamplesIsRegisteredOnce) {
+  ASSERT_EQ(post("/api/v1/metrics", R"({"node": "seen-1", "metrics": {"a": 1}})").status, 200);
+  const std::vector<std::string> registered = {R"(node_registered {"from":"new","to":"online"})"};
+  EXPECT_EQ(events("seen-1"), registered);
+  ASSERT_EQ(post("/api/v1/nodes/seen-1/heartbeat", kExample).status, 200);
+  ASSERT_EQ(post("/api/v1/nodes/seen-1/heartbeat", kExample).status, 200);
+  EXPECT_EQ(events("seen-1"), registered);
+  json n = node_row("seen-1");
+  EXPECT_EQ(n["type"], "generation");
+  EXPECT_EQ(n["status"], "online");
+  EXPECT_EQ(db().stored("seen-1"), 7);
+}
+
+TEST_F(IngestHeartbeat, BadRequestsAre400Or415AndRegisterNothing) {
+  auto r = post("/api/v1/nodes/-bad/heartbeat", kExample);
+  expect_error(r, 400, "invalid_argument");
+  EXPECT_EQ(detail_places(r), std::vector<std::string>{"node_id"});
+  r = post("/api/v1/nodes/" + std::string(129, 'n') + "/heartbeat", kExample);
+  expect_error(r, 400, "invalid_argument");
+
+  struct Case {
+    const char* body;
+    std::vector<std::string> fields;
+  };
+  std::vector<Case> cases = {
+      {R"({"type": "x", "colour": "red"})", {"colour"}},
+      {R"({"interval_s": -5})", {"interval_s"}},
+      {R"({"interval_s": 0})", {"interval_s"}},
+      {R"({"interval_s": "5"})", {"interval_s"}},
+      {R"({"labels": {"bad-key": "v"}})", {"labels.bad-key"}},
+      {R"({"labels": {"k": 1}})", {"labels.k"}},
+      {R"({"state": [1, 2]})", {"state"}},
+      {R"({"hostname": 7})", {"hostname"}},
+      {R"({"metrics": {"9bad": 1, "ok": "x"}})", {"metrics.9bad", "metrics.ok"}},
+      {R"({"metrics": {"ok": 1e999}})", {"body"}},
+      {R"([1])", {"body"}},
+      {R"({"type": )", {"body"}},
+  };
+  for (const auto& c : cases) {
+    r = post("/api/v1/nodes/hb-bad/heartbeat", c.body);
+    expect_error(r, 400, "invalid_argument");
+    EXPECT_EQ(detail_places(r), c.fields) << c.body;
+  }
+  expect_error(post("/api/v1/nodes/hb-bad/heartbeat", kExample, {{"Content-Type", "text/plain"}}),
+               415, "unsupported_media_type");
+  EXPECT_TRUE(node_row("hb-bad").is_null());
+  EXPECT_EQ(db().stored("hb-bad"), 0);
+  EXPECT_EQ(events("hb-bad"), std::vector<std::string>{});
+}
+
+}  // namespace
+}  // namespace metricsd::test
