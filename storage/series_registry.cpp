@@ -2,6 +2,7 @@
 #include "storage/series_registry.hpp"
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
@@ -63,6 +64,10 @@ void SeriesRegistry::load(pqxx::connection& c) {
   ids_ = std::move(ids);
   per_node_ = std::move(per_node);
   keys_ = std::move(keys);
+  by_metric_.clear();
+  by_node_.clear();
+  for (const auto& [id, key] : keys_)
+    index(id, key);
 }
 
 std::vector<uint32_t> SeriesRegistry::lookup(const SampleBatch& batch,
@@ -128,9 +133,15 @@ void SeriesRegistry::create(pqxx::connection& c, const std::vector<SeriesKey>& s
     if (ids_.emplace(series_identity(series[i]), ids[i]).second) {
       ++per_node_[series[i].node];
       keys_.emplace(ids[i], series[i]);
+      index(ids[i], series[i]);
       created_.inc();
     }
   }
+}
+
+void SeriesRegistry::index(int64_t id, const SeriesKey& key) {
+  for (auto* ids : {&by_metric_[key.metric], &by_node_[key.node]})
+    ids->insert(std::upper_bound(ids->begin(), ids->end(), id), id);
 }
 
 std::vector<std::pair<int64_t, SeriesKey>> SeriesRegistry::select(const SeriesFilter& f,
@@ -138,6 +149,24 @@ std::vector<std::pair<int64_t, SeriesKey>> SeriesRegistry::select(const SeriesFi
                                                                   size_t limit) const {
   std::vector<std::pair<int64_t, SeriesKey>> out;
   std::shared_lock lock(mu_);
+  // The narrowest index the filter allows; otherwise every series in id order.
+  const std::vector<int64_t>* ids = nullptr;
+  static const std::vector<int64_t> kNone;
+  if (f.metric) {
+    auto it = by_metric_.find(*f.metric);
+    ids = it == by_metric_.end() ? &kNone : &it->second;
+  } else if (f.node) {
+    auto it = by_node_.find(*f.node);
+    ids = it == by_node_.end() ? &kNone : &it->second;
+  }
+  if (ids) {
+    for (auto it = std::upper_bound(ids->begin(), ids->end(), after_id);
+         it != ids->end() && out.size() < limit; ++it) {
+      const SeriesKey& key = keys_.at(*it);
+      if (f.matches(key)) out.emplace_back(*it, key);
+    }
+    return out;
+  }
   for (auto it = keys_.upper_bound(after_id); it != keys_.end() && out.size() < limit; ++it)
     if (f.matches(it->second)) out.emplace_back(it->first, it->second);
   return out;

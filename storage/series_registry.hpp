@@ -74,7 +74,11 @@ class SeriesRegistry {
   mutable std::shared_mutex mu_;                         // guards ids_, keys_ and per_node_
   boost::unordered_flat_map<std::string, int64_t> ids_;  // series_identity -> id
   std::map<int64_t, SeriesKey> keys_;                    // id -> key, ordered for paging
-  std::unordered_map<std::string, int64_t> per_node_;    // node -> series count
+  // Sorted ids by metric and by node, so a read naming either does not walk every series.
+  std::unordered_map<std::string, std::vector<int64_t>> by_metric_, by_node_;
+
+  void index(int64_t id, const SeriesKey& key);        // caller holds mu_ exclusively
+  std::unordered_map<std::string, int64_t> per_node_;  // node -> series count
 };
 
 }  // namespace metricsd::storage
