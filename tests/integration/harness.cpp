@@ -215,6 +215,14 @@ int Daemon::run(const std::vector<std::string>& args, std::string* output,
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+double metric_value(int port, const std::string& series, double missing) {
+  std::istringstream in(http_request(port, "GET", "/metrics").body);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  return missing;
+}
+
 pid_t embedded_postgres_pid(const fs::path& data_dir) {
   std::ifstream f(data_dir / "postgres" / "postmaster.pid");
   pid_t pid = 0;

@@ -71,6 +71,10 @@ class Daemon {
   int port_ = 0;
 };
 
+// The value of one series line (name plus labels, e.g. `x_total{a="b"}`) in the daemon's
+// /metrics, or `missing` when it is absent.
+double metric_value(int port, const std::string& series, double missing);
+
 // Process id in <data_dir>/postgres/postmaster.pid, or 0.
 pid_t embedded_postgres_pid(const std::filesystem::path& data_dir);
 bool process_alive(pid_t pid);

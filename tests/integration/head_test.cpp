@@ -18,10 +18,7 @@ namespace {
 using namespace std::chrono_literals;
 
 double gauge(int port, const std::string& name) {
-  auto body = http_request(port, "GET", "/metrics").body;
-  auto at = body.find("\n" + name + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(body.substr(at + name.size() + 2));
+  return metric_value(port, name, -1);
 }
 
 bool wait_gauge(int port, const std::string& name, double want, std::chrono::seconds timeout) {

@@ -128,12 +128,7 @@ std::string error_message(const HttpResult& r) {
 }
 
 double scrape(int port, const std::string& series) {
-  auto r = http_request(port, "GET", "/metrics");
-  std::istringstream in(r.body);
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-  return 0;
+  return metric_value(port, series, 0);
 }
 
 }  // namespace metricsd::test

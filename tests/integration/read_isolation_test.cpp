@@ -33,12 +33,7 @@ int64_t wall_ms() {
 
 // The value of one series in the daemon's /metrics (-1 when absent).
 double scrape(int port, const std::string& series) {
-  auto r = http_request(port, "GET", "/metrics");
-  std::istringstream in(r.body);
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-  return -1;
+  return metric_value(port, series, -1);
 }
 
 // Polls /metrics until pred(value of `series`) holds; false at the deadline.
