@@ -5,6 +5,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <functional>
 
 #include "api/http_types.hpp"
 #include "api/ingest_decode.hpp"
@@ -26,9 +27,17 @@ class IngestHandlers {
   boost::asio::awaitable<Response> write_line_protocol(Request& req);
   boost::asio::awaitable<Response> heartbeat(Request& req);
 
+  // Called with each request's sample count before it is stored; throws ApiError (429)
+  // to refuse it. Set before the server starts.
+  void set_sample_admission(std::function<void(const Request&, size_t)> admit) {
+    admit_samples_ = std::move(admit);
+  }
+
  private:
   // Resolves series (creating new ones) and commits the samples.
-  boost::asio::awaitable<void> store(SampleBatch batch, const char* format);
+  boost::asio::awaitable<void> store(const Request& req, SampleBatch batch, const char* format);
+  // An agent token bound to a node may write that node's samples only (403 otherwise).
+  void check_node_binding(const Request& req, const SampleBatch& batch) const;
   // The body, inflated if gzip; throws ApiError 400/413/415.
   std::string_view body_of(Request& req, std::string& inflated) const;
   void reject(const char* reason, const Problems& problems, size_t samples);
@@ -42,6 +51,7 @@ class IngestHandlers {
   prom::Family<prom::Counter>& rejected_samples_;
   prom::Counter& string_fields_skipped_;
   prom::Counter& heartbeats_;
+  std::function<void(const Request&, size_t)> admit_samples_;
 };
 
 }  // namespace metricsd::api

@@ -22,12 +22,16 @@
 #include "core/head.hpp"
 #include "core/rate_window.hpp"
 #include "core/version.hpp"
+#include "server/auth.hpp"
+#include "server/control_routes.hpp"
+#include "server/cors.hpp"
 #include "server/data_dir_lock.hpp"
 #include "server/http_server.hpp"
 #include "server/maintenance.hpp"
 #include "server/node_monitor.hpp"
 #include "server/nodes_routes.hpp"
 #include "server/routes.hpp"
+#include "server/storage_setup.hpp"
 #include "storage/database.hpp"
 #include "storage/embedded_postgres.hpp"
 #include "storage/group_commit_writer.hpp"
@@ -41,51 +45,6 @@ using namespace std::chrono_literals;
 
 namespace metricsd::server {
 namespace {
-
-fs::path absolute_data_dir(const Settings& s) {
-  return fs::weakly_canonical(fs::absolute(s.data_dir));
-}
-
-storage::EmbeddedPostgres::Options embedded_options(const fs::path& data_dir) {
-  storage::EmbeddedPostgres::Options o;
-  o.data_dir = data_dir;
-  // Durable commits (fsync on, synchronous_commit on); room for write bursts.
-  o.settings = {"max_connections=100",
-                "shared_buffers=256MB",
-                "max_wal_size=4GB",
-                "checkpoint_timeout=15min",
-                "fsync=on",
-                "synchronous_commit=on"};
-  return o;
-}
-
-// Holds the pieces that exist before the io threads start, in start order.
-struct Storage {
-  std::optional<DataDirLock> lock;
-  std::optional<storage::EmbeddedPostgres> embedded;
-  std::string conninfo;
-};
-
-// Returns 0, or the exit code after logging why it failed.
-int open_storage(const Settings& s, Storage& st) {
-  fs::path dir = absolute_data_dir(s);
-  try {
-    st.lock.emplace(dir);
-    if (s.database_url.empty()) {
-      st.embedded.emplace(embedded_options(dir));
-      st.embedded->start();
-      st.conninfo = st.embedded->conninfo();
-      spdlog::info("embedded postgres running (pid {}), socket in {}", st.embedded->pid(),
-                   st.embedded->socket_dir().string());
-    } else {
-      st.conninfo = s.database_url;
-    }
-  } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
-    return 1;
-  }
-  return 0;
-}
 
 int thread_count(const Settings& s) {
   if (s.threads > 0) return static_cast<int>(s.threads);
@@ -141,8 +100,22 @@ int serve(const Settings& s) {
     }
     ingest_rate.add(n, RateWindow::now_s());
   });
+  int threads = thread_count(s);
+  asio::io_context ioc(threads);
+  std::optional<CorsPolicy> cors;
+  try {
+    cors.emplace(s.http_cors_origins);
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  }
+  Authenticator auth(ioc, s, db, metrics);
+  if (!auth.enabled())
+    spdlog::warn("auth.mode=disabled: every request is served without a token (loopback only)");
   api::OpsHandlers ops(db, metrics);
   api::IngestHandlers ingest(s, db, registry, writer, metrics);
+  ingest.set_sample_admission(
+      [&auth](const api::Request& r, size_t n) { auth.charge_samples(r, n); });
   api::EventsHandlers events(db);
   api::QueryHandlers query(db, registry, head, s.query_timeout_ms, metrics);
   Router router;
@@ -150,10 +123,11 @@ int serve(const Settings& s) {
   register_routes(router, handlers);
   api::NodesHandlers nodes(db, registry, head, ingest_rate, metrics);
   register_nodes_routes(router, nodes);
+  api::TokenHandlers tokens(db, [&auth](int64_t id) { auth.forget(id); });
+  api::CommandHandlers commands(db);
+  register_control_routes(router, tokens, commands);
 
-  int threads = thread_count(s);
-  asio::io_context ioc(threads);
-  HttpServer server(ioc, s, router, metrics);
+  HttpServer server(ioc, s, router, auth, *cors, metrics);
   try {
     server.listen();
   } catch (const std::exception& e) {
@@ -169,6 +143,7 @@ int serve(const Settings& s) {
   writer.start();
   monitor.start();
   maintenance.start();
+  auth.start();
   server.start();
   spdlog::info("listening on http://{} ({} io threads, data_dir {})", server.local_address(),
                threads, dir.string());
@@ -196,6 +171,7 @@ int serve(const Settings& s) {
     server.begin_shutdown();
     monitor.stop();
     maintenance.stop();
+    auth.stop();
     asio::co_spawn(
         ioc,
         [&]() -> asio::awaitable<void> {

@@ -8,6 +8,8 @@
 
 #include "core/prom.hpp"
 #include "core/settings.hpp"
+#include "server/auth.hpp"
+#include "server/cors.hpp"
 #include "server/router.hpp"
 
 namespace metricsd::server {
@@ -15,7 +17,7 @@ namespace metricsd::server {
 class HttpServer {
  public:
   HttpServer(boost::asio::io_context& ioc, const Settings& settings, const Router& router,
-             prom::Registry& metrics);
+             Authenticator& auth, const CorsPolicy& cors, prom::Registry& metrics);
   ~HttpServer();
 
   // Binds settings.listen; throws std::runtime_error saying why it cannot.

@@ -2,13 +2,17 @@
 #include "server/http_session.hpp"
 
 #include <spdlog/spdlog.h>
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 #include <chrono>
+#include <optional>
 
+#include "server/auth.hpp"
+#include "server/cors.hpp"
 #include "storage/storage_pool.hpp"
 
 namespace metricsd::server {
@@ -52,21 +56,54 @@ bool parse_target(api::Request& req, std::vector<std::string>& segments) {
   return true;
 }
 
-// Runs the handler and turns every failure into the JSON error model.
-asio::awaitable<api::Response> dispatch(api::Request& req, const SessionContext& ctx,
-                                        std::string& route_label) {
+// Turns a failure into the JSON error model (logging server-side failures once).
+api::Response error_from(std::exception_ptr ep, const api::Request& req,
+                         const SessionContext& ctx) {
+  try {
+    std::rethrow_exception(ep);
+  } catch (const api::ApiError& e) {
+    if (e.status() >= 500)
+      spdlog::warn("{} {}: {} {}", req.method, req.route, e.status(), e.what());
+    return api::error_response(e);
+  } catch (const storage::Unavailable& e) {
+    spdlog::warn("{} {}: database unavailable: {}", req.method, req.route, e.what());
+    return api::error_response(api::ApiError::unavailable(e.what(), 2));
+  } catch (const storage::Overloaded& e) {
+    spdlog::warn("{} {}: overloaded: {}", req.method, req.route, e.what());
+    return api::error_response(api::ApiError::unavailable(e.what(), 1));
+  } catch (const std::exception& e) {
+    ctx.internal_errors.inc();
+    spdlog::error("{} {}: internal error: {}", req.method, req.route, e.what());
+    return error(500, "internal error; the server log has the details");
+  }
+}
+
+// Everything decided from the request head, before its body is read: the target's
+// shape and size, routing, CORS preflight, authentication and authorization. Sets
+// *route when the request may go on; otherwise returns the answer.
+asio::awaitable<std::optional<api::Response>> admit(api::Request& req, const SessionContext& ctx,
+                                                    const Route*& route, std::string& route_label) {
+  const auto& s = ctx.settings;
+  if (req.target.size() > static_cast<size_t>(s.http_max_url_bytes)) {
+    ctx.read_errors.with({"url_too_long"}).inc();
+    co_return error(414, "request target longer than http.max_url_bytes (" +
+                             std::to_string(s.http_max_url_bytes) + ")");
+  }
+  if (req.headers.size() > static_cast<size_t>(s.http_max_header_count)) {
+    ctx.read_errors.with({"too_many_headers"}).inc();
+    co_return error(431, "more than http.max_header_count (" +
+                             std::to_string(s.http_max_header_count) + ") header fields");
+  }
   std::vector<std::string> segments;
-  if (!parse_target(req, segments)) {
-    route_label = "unmatched";
+  if (!parse_target(req, segments))
     co_return error(400, "malformed request target", {{{"field", "target"}}});
+  if (CorsPolicy::is_preflight(req)) {
+    route_label = "preflight";
+    co_return ctx.cors.preflight(req);
   }
   RouteMatch m = ctx.router.match(req.method, segments);
-  if (m.kind == RouteMatch::Kind::kNotFound) {
-    route_label = "unmatched";
-    co_return error(404, "no such endpoint: " + req.path);
-  }
+  if (m.kind == RouteMatch::Kind::kNotFound) co_return error(404, "no such endpoint: " + req.path);
   if (m.kind == RouteMatch::Kind::kMethodNotAllowed) {
-    route_label = "unmatched";
     std::string allow;
     for (const auto& a : m.allowed)
       allow += (allow.empty() ? "" : ", ") + a;
@@ -78,26 +115,51 @@ asio::awaitable<api::Response> dispatch(api::Request& req, const SessionContext&
   route_label = m.route->pattern;
   req.route = m.route->pattern;
   req.path_params = std::move(m.params);
+  std::exception_ptr failed;
   try {
-    co_return co_await m.route->handler(req);
-  } catch (const api::ApiError& e) {
-    if (e.status() >= 500)
-      spdlog::warn("{} {}: {} {}", req.method, req.route, e.status(), e.what());
-    co_return api::error_response(e);
-  } catch (const storage::Unavailable& e) {
-    spdlog::warn("{} {}: database unavailable: {}", req.method, req.route, e.what());
-    co_return api::error_response(api::ApiError::unavailable(e.what(), 2));
-  } catch (const storage::Overloaded& e) {
-    spdlog::warn("{} {}: overloaded: {}", req.method, req.route, e.what());
-    co_return api::error_response(api::ApiError::unavailable(e.what(), 1));
-  } catch (const std::exception& e) {
-    ctx.internal_errors.inc();
-    spdlog::error("{} {}: internal error: {}", req.method, req.route, e.what());
-    co_return error(500, "internal error; the server log has the details");
+    co_await ctx.auth.authorize(req, m.route->access, /*allow_query_token=*/false);
+  } catch (...) {
+    failed = std::current_exception();
+  }
+  if (failed) {
+    auto r = error_from(failed, req, ctx);
+    if (r.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    co_return r;
+  }
+  route = m.route;
+  co_return std::nullopt;
+}
+
+// Runs the handler and turns every failure into the JSON error model.
+asio::awaitable<api::Response> dispatch(const Route& route, api::Request& req,
+                                        const SessionContext& ctx) {
+  std::exception_ptr failed;
+  try {
+    co_return co_await route.handler(req);
+  } catch (...) {
+    failed = std::current_exception();
+  }
+  co_return error_from(failed, req, ctx);
+}
+
+// After answering a request whose body was not read: stop sending, then read and drop
+// what the client still sends (bounded), so closing does not reset the connection
+// before the client has read the answer.
+asio::awaitable<void> linger(beast::tcp_stream& stream) {
+  beast::error_code ignored;
+  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  stream.expires_after(1s);
+  std::array<char, 16384> sink;
+  size_t total = 0;
+  while (total < (size_t{1} << 20)) {
+    auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
+    if (ec) break;
+    total += n;
   }
 }
 
 HttpResponse to_beast(api::Response&& r, unsigned version, bool keep_alive, bool head) {
+  add_security_headers(r, /*tls=*/false);
   HttpResponse res{static_cast<http::status>(r.status), version};
   res.set(http::field::server, "metricsd");
   if (!r.content_type.empty()) res.set(http::field::content_type, r.content_type);
@@ -142,6 +204,7 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionState> state, const Ses
     api::Response res;
     bool close_after = false;
     api::Request req;
+    bool body_unread = false;
     std::string route_label = "unmatched";
     unsigned version = 11;
     if (hec) {
@@ -169,7 +232,23 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionState> state, const Ses
       req.method = std::string(h.method_string());
       req.target = std::string(h.target());
       req.remote_addr = remote;
-      {
+      for (const auto& f : h) {
+        std::string name(f.name_string());
+        for (char& c : name)
+          c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        req.headers.emplace_back(std::move(name), std::string(f.value()));
+      }
+      const Route* route = nullptr;
+      auto refused = co_await admit(req, ctx, route, route_label);
+      if (refused) {
+        res = std::move(*refused);
+        if (!parser.is_done()) {  // the body stays unread: answer, then close
+          close_after = true;
+          body_unread = true;
+        } else {
+          close_after = !h.keep_alive();
+        }
+      } else {
         if (beast::iequals(h[http::field::expect], "100-continue")) {
           http::response<http::empty_body> cont{http::status::continue_, h.version()};
           stream.expires_after(std::chrono::milliseconds(s.http_body_timeout_ms));
@@ -193,17 +272,12 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionState> state, const Ses
           close_after = true;
         } else {
           auto msg = parser.release();
-          for (const auto& f : msg) {
-            std::string name(f.name_string());
-            for (char& c : name)
-              c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-            req.headers.emplace_back(std::move(name), std::string(f.value()));
-          }
           req.body = std::move(msg.body());
           close_after = !msg.keep_alive();
-          res = co_await dispatch(req, ctx, route_label);
+          res = co_await dispatch(*route, req, ctx);
         }
       }
+      ctx.cors.apply(req, res);
     }
     bool keep_alive = !close_after && !ctx.stopping.load();
     auto out = to_beast(std::move(res), version, keep_alive, req.method == "HEAD");
@@ -218,6 +292,7 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionState> state, const Ses
     spdlog::info("{} {} {} route={} {} {}B {}us{}", remote, req.method.empty() ? "-" : req.method,
                  req.path.empty() ? "-" : req.path, route_label, status, bytes,
                  static_cast<long long>(secs * 1e6), wec ? " (write failed)" : "");
+    if (!wec && body_unread) co_await linger(stream);
     if (wec || !keep_alive) break;
   }
   beast::error_code ignored;
