@@ -1,0 +1,64 @@
+// A bounded FIFO of items waiting to be sent (samples, line-protocol lines). When full, the
+// oldest items are shed to make room and counted: during a long outage the newest data is
+// the most useful. Not thread-safe by itself; the agent's Outbox guards it with its mutex.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+namespace metricsd::tools {
+
+template <typename T>
+class BoundedBuffer {
+ public:
+  explicit BoundedBuffer(size_t capacity) : capacity_(capacity) {}
+
+  // Appends, shedding the oldest beyond capacity; returns how many were shed.
+  size_t push(std::vector<T>&& items) {
+    for (auto& item : items)
+      items_.push_back(std::move(item));
+    return shed_excess();
+  }
+
+  // Removes and returns up to `max` of the oldest items.
+  std::vector<T> take(size_t max) {
+    std::vector<T> out;
+    while (!items_.empty() && out.size() < max) {
+      out.push_back(std::move(items_.front()));
+      items_.pop_front();
+    }
+    return out;
+  }
+
+  // Puts a batch that could not be sent back in front, in order. What no longer fits is shed
+  // from the oldest end (the batch's own front first); returns how many were shed.
+  size_t restore(std::vector<T>&& batch) {
+    for (auto it = batch.rbegin(); it != batch.rend(); ++it)
+      items_.push_front(std::move(*it));
+    return shed_excess();
+  }
+
+  size_t size() const { return items_.size(); }
+  bool empty() const { return items_.empty(); }
+  size_t capacity() const { return capacity_; }
+  uint64_t shed_total() const { return shed_total_; }
+
+ private:
+  size_t shed_excess() {
+    size_t shed = 0;
+    while (items_.size() > capacity_) {
+      items_.pop_front();
+      ++shed;
+    }
+    shed_total_ += shed;
+    return shed;
+  }
+
+  size_t capacity_;
+  std::deque<T> items_;
+  uint64_t shed_total_ = 0;
+};
+
+}  // namespace metricsd::tools
