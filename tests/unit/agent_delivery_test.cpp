@@ -137,10 +137,10 @@ TEST(AgentPayloads, CommandsFromHeartbeatAnswers) {
 }
 
 TEST(AgentOptionsParse, FlagsOverEnvironmentOverDefaults) {
-  std::map<std::string, std::string> env = {{"METRICSD_SERVER", "http://env:1"},
-                                            {"METRICSD_INTERVAL_S", "3"},
-                                            {"METRICSD_LABELS", "site=lab,rack=2"},
-                                            {"METRICSD_NODE", "env-node"}};
+  std::map<std::string, std::string> env = {{"METRICSD_AGENT_SERVER", "http://env:1"},
+                                            {"METRICSD_AGENT_INTERVAL_S", "3"},
+                                            {"METRICSD_AGENT_LABELS", "site=lab,rack=2"},
+                                            {"METRICSD_AGENT_NODE", "env-node"}};
   auto getenv = [&](const char* k) -> const char* {
     auto it = env.find(k);
     return it == env.end() ? nullptr : it->second.c_str();

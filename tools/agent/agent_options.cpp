@@ -44,32 +44,34 @@ bool truthy(const std::string& v) {
 
 const std::vector<Flag>& flags() {
   static const std::vector<Flag> kFlags = {
-      {"server", "METRICSD_SERVER", "URL", "metricsd base URL (http://host:port)",
+      {"server", "METRICSD_AGENT_SERVER", "URL", "metricsd base URL (http://host:port)",
        [](AgentOptions& o, const std::string& v) { o.server = v; }},
-      {"node", "METRICSD_NODE", "ID", "node id (default: the host name)",
+      {"node", "METRICSD_AGENT_NODE", "ID", "node id (default: the host name)",
        [](AgentOptions& o, const std::string& v) { o.node = v; }},
-      {"type", "METRICSD_NODE_TYPE", "TYPE", "node type shown in the fleet (default node)",
+      {"type", "METRICSD_AGENT_TYPE", "TYPE", "node type shown in the fleet (default node)",
        [](AgentOptions& o, const std::string& v) { o.type = v; }},
-      {"label", "METRICSD_LABELS", "K=V", "node label, repeatable (env: comma-separated k=v,k2=v2)",
+      {"label", "METRICSD_AGENT_LABELS", "K=V",
+       "node label, repeatable (env: comma-separated k=v,k2=v2)",
        [](AgentOptions& o, const std::string& v) { add_label(o, v); }},
-      {"interval-s", "METRICSD_INTERVAL_S", "SECONDS", "collection and heartbeat interval (10)",
+      {"interval-s", "METRICSD_AGENT_INTERVAL_S", "SECONDS",
+       "collection and heartbeat interval (10)",
        [](AgentOptions& o, const std::string& v) {
          o.interval_s = positive_seconds("interval-s", v, 86400);
        }},
-      {"token-file", "METRICSD_TOKEN_FILE", "PATH",
+      {"token-file", "METRICSD_AGENT_TOKEN_FILE", "PATH",
        "file holding the bearer token (else env METRICSD_TOKEN)",
        [](AgentOptions& o, const std::string& v) { o.token_file = v; }},
-      {"exec", "METRICSD_EXEC", "CMD",
+      {"exec", "METRICSD_AGENT_EXEC", "CMD",
        "shell command run every interval; its stdout lines (line protocol) are forwarded",
        [](AgentOptions& o, const std::string& v) { o.exec = v; }},
-      {"exec-timeout-s", "METRICSD_EXEC_TIMEOUT_S", "SECONDS", "deadline of --exec (5)",
+      {"exec-timeout-s", "METRICSD_AGENT_EXEC_TIMEOUT_S", "SECONDS", "deadline of --exec (5)",
        [](AgentOptions& o, const std::string& v) {
          o.exec_timeout_s = positive_seconds("exec-timeout-s", v, 3600);
        }},
-      {"listen-lp", "METRICSD_LISTEN_LP", "ADDR:PORT",
+      {"listen-lp", "METRICSD_AGENT_LISTEN_LP", "ADDR:PORT",
        "loopback TCP port taking newline-delimited line protocol (e.g. 127.0.0.1:8094)",
        [](AgentOptions& o, const std::string& v) { o.listen_lp = v; }},
-      {"buffer-samples", "METRICSD_BUFFER_SAMPLES", "N",
+      {"buffer-samples", "METRICSD_AGENT_BUFFER_SAMPLES", "N",
        "samples (and as many LP lines) kept while the server is unreachable (100000)",
        [](AgentOptions& o, const std::string& v) {
          auto n = parse_u64(v);
@@ -77,32 +79,32 @@ const std::vector<Flag>& flags() {
            throw std::invalid_argument("--buffer-samples: expected 1..100000000, got '" + v + "'");
          o.buffer_samples = *n;
        }},
-      {"command-hook", "METRICSD_COMMAND_HOOK", "PATH",
+      {"command-hook", "METRICSD_AGENT_COMMAND_HOOK", "PATH",
        "program run for each server command (JSON on stdin, args: type id)",
        [](AgentOptions& o, const std::string& v) { o.command_hook = v; }},
-      {"hook-timeout-s", "METRICSD_HOOK_TIMEOUT_S", "SECONDS", "deadline of the hook (30)",
+      {"hook-timeout-s", "METRICSD_AGENT_HOOK_TIMEOUT_S", "SECONDS", "deadline of the hook (30)",
        [](AgentOptions& o, const std::string& v) {
          o.hook_timeout_s = positive_seconds("hook-timeout-s", v, 3600);
        }},
-      {"proc-root", "METRICSD_PROC_ROOT", "DIR", "where /proc is (/proc)",
+      {"proc-root", "METRICSD_AGENT_PROC_ROOT", "DIR", "where /proc is (/proc)",
        [](AgentOptions& o, const std::string& v) { o.proc_root = v; }},
-      {"sys-root", "METRICSD_SYS_ROOT", "DIR", "where /sys is (/sys)",
+      {"sys-root", "METRICSD_AGENT_SYS_ROOT", "DIR", "where /sys is (/sys)",
        [](AgentOptions& o, const std::string& v) { o.sys_root = v; }},
-      {"per-core", "METRICSD_PER_CORE", "", "also send system.cpu_util{core=N}",
+      {"per-core", "METRICSD_AGENT_PER_CORE", "", "also send system.cpu_util{core=N}",
        [](AgentOptions& o, const std::string& v) { o.per_core = v.empty() || truthy(v); }},
       {"once", "", "", "collect and send once, then exit (0 when delivered)",
        [](AgentOptions& o, const std::string&) { o.once = true; }},
-      {"flush-timeout-s", "METRICSD_FLUSH_TIMEOUT_S", "SECONDS",
+      {"flush-timeout-s", "METRICSD_AGENT_FLUSH_TIMEOUT_S", "SECONDS",
        "on SIGTERM, time allowed for the last flush (5)",
        [](AgentOptions& o, const std::string& v) {
          o.flush_timeout_s = positive_seconds("flush-timeout-s", v, 600);
        }},
-      {"request-timeout-s", "METRICSD_REQUEST_TIMEOUT_S", "SECONDS",
+      {"request-timeout-s", "METRICSD_AGENT_REQUEST_TIMEOUT_S", "SECONDS",
        "deadline of each HTTP request (10)",
        [](AgentOptions& o, const std::string& v) {
          o.request_timeout_s = positive_seconds("request-timeout-s", v, 600);
        }},
-      {"log-level", "METRICSD_LOG_LEVEL", "LEVEL", "trace, debug, info, warn, error (info)",
+      {"log-level", "METRICSD_AGENT_LOG_LEVEL", "LEVEL", "trace, debug, info, warn, error (info)",
        [](AgentOptions& o, const std::string& v) { o.log_level = v; }},
       {"help", "", "", "this help", [](AgentOptions& o, const std::string&) { o.help = true; }},
       {"version", "", "", "print the version",

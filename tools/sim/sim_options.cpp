@@ -4,6 +4,7 @@
 #include <functional>
 #include <stdexcept>
 
+#include "core/names.hpp"
 #include "tools/agent/proc_parse.hpp"
 
 namespace metricsd::tools {
@@ -60,7 +61,11 @@ const std::vector<Flag>& flags() {
       {"report-json", "PATH", "also write the final report as JSON to PATH",
        [](SimOptions& o, const std::string& v) { o.report_json = v; }},
       {"prefix", "TEXT", "node id prefix (sim): sim-gen-0001, sim-train-0006, sim-pi-0009",
-       [](SimOptions& o, const std::string& v) { o.prefix = v; }},
+       [](SimOptions& o, const std::string& v) {
+         if (v.size() > 100 || !valid_node_id(v + "-train-0001"))
+           throw std::invalid_argument("--prefix: '" + v + "' does not make valid node ids");
+         o.prefix = v;
+       }},
       {"outages-per-hour", "RATE", "chance per node per hour of going silent for 90-600 s (0.5)",
        [](SimOptions& o, const std::string& v) {
          o.outage_chance_per_hour = number("outages-per-hour", v, 0, 3600);

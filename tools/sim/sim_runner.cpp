@@ -225,7 +225,11 @@ SimOutcome run_sim(const SimOptions& o, const std::string& token) {
                o.duration_s, o.server, o.seed);
   uint64_t ticks = 0;
   auto next = start;
-  while (next < end && !senders.auth_failed()) {
+  while (!senders.auth_failed()) {
+    if (next >= end) {  // no tick left: the run still lasts its whole duration
+      sleep_or_signal(end);
+      break;
+    }
     if (!sleep_or_signal(next)) break;
     ++ticks;
     const int64_t ts = wall_ms();
