@@ -208,6 +208,21 @@ TEST(AgentFaults, RefusedTokenExitsWithCodeThreeAndOneLogLine) {
   EXPECT_EQ(a.count_in_log("not-a-valid-token"), 0u);  // the secret never reaches the log
 }
 
+TEST(AgentFaults, OverloadedServerIsRetriedNoSoonerThanRetryAfter) {
+  FixedAnswerServer busy(503, "2");
+  ToolProcess a(METRICSD_AGENT_BINARY,
+                {"--server", "http://127.0.0.1:" + std::to_string(busy.port()), "--node",
+                 "agent-busy", "--interval-s", "0.1", "--flush-timeout-s", "1"});
+  ASSERT_TRUE(eventually([&] { return busy.requests() >= 1; }, 5s)) << a.log();
+  std::this_thread::sleep_for(1200ms);
+  EXPECT_EQ(busy.requests(), 1) << a.log();  // Retry-After: 2, though it collects every 0.1 s
+  EXPECT_TRUE(eventually([&] { return busy.requests() >= 2; }, 4s)) << a.log();
+  a.signal(SIGTERM);
+  EXPECT_EQ(a.wait_exit(5s), 0) << a.log();
+  EXPECT_EQ(a.count_in_log("buffering and retrying"), 1u) << a.log();
+  EXPECT_EQ(a.count_in_log("gave up delivering"), 1u) << a.log();
+}
+
 TEST(AgentFaults, OnceWithNoServerGivesUpAfterTheFlushTimeout) {
   ToolProcess a(METRICSD_AGENT_BINARY,
                 {"--server", "http://127.0.0.1:" + std::to_string(free_port()), "--node",

@@ -97,7 +97,8 @@ int free_port() {
   return ntohs(a.sin_port);
 }
 
-FixedAnswerServer::FixedAnswerServer(int status) : status_(status) {
+FixedAnswerServer::FixedAnswerServer(int status, std::string retry_after)
+    : status_(status), retry_after_(std::move(retry_after)) {
   listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -146,7 +147,9 @@ void FixedAnswerServer::run() {
         R"({"error":{"code":"unauthenticated","message":"missing or invalid token","details":[]}})";
     const std::string out = "HTTP/1.1 " + std::to_string(status_) +
                             " Refused\r\nContent-Type: application/json\r\nContent-Length: " +
-                            std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+                            std::to_string(body.size()) +
+                            (retry_after_.empty() ? "" : "\r\nRetry-After: " + retry_after_) +
+                            "\r\nConnection: close\r\n\r\n" + body;
     [[maybe_unused]] auto w = write(fd, out.data(), out.size());
     close(fd);
   }

@@ -38,10 +38,11 @@ class ToolProcess {
 // A loopback port that was free a moment ago.
 int free_port();
 
-// Answers every request with `status` and a JSON error body, Connection: close.
+// Answers every request with `status` and a JSON error body (and `Retry-After` when given),
+// Connection: close.
 class FixedAnswerServer {
  public:
-  explicit FixedAnswerServer(int status);
+  explicit FixedAnswerServer(int status, std::string retry_after = "");
   ~FixedAnswerServer();
   int port() const { return port_; }
   int requests() const { return requests_; }
@@ -49,6 +50,7 @@ class FixedAnswerServer {
  private:
   void run();
   int status_;
+  std::string retry_after_;
   int listen_fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stop_{false};

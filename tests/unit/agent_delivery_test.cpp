@@ -33,6 +33,18 @@ TEST(AgentBuffer, RestoredBatchGoesBackInFrontAndOverflowShedsItsOldest) {
   EXPECT_EQ(b.take(10), (std::vector<int>{2, 3, 4, 5}));
 }
 
+TEST(AgentBuffer, StringsAreAlsoBoundedByBytes) {
+  BoundedBuffer<std::string> b(100, 10);
+  EXPECT_EQ(b.push({"aaaa", "bbbb"}), 0u);
+  EXPECT_EQ(b.push({"cccc"}), 1u);  // 12 bytes > 10: the oldest goes
+  auto batch = b.take(1);
+  EXPECT_EQ(batch, (std::vector<std::string>{"bbbb"}));
+  b.push({"dddd"});                            // cccc dddd
+  EXPECT_EQ(b.restore(std::move(batch)), 1u);  // bbbb cccc dddd: 12 bytes, bbbb goes
+  EXPECT_EQ(b.push({"eeee"}), 1u);             // cccc goes
+  EXPECT_EQ(b.take(10), (std::vector<std::string>{"dddd", "eeee"}));
+}
+
 Collection collection(int64_t ts, double load) {
   Collection c;
   c.ts_ms = ts;

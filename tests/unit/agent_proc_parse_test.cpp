@@ -95,6 +95,21 @@ TEST(AgentDiskstats, RatesInBytesPerSecondSkipLoopAndResets) {
   EXPECT_FALSE(counter_rate(1, 2, 0));
 }
 
+TEST(AgentDiskstats, PartitionsOfListedDisksAreLeftOut) {
+  auto a = parse_diskstats(fixture("proc1/diskstats"));
+  EXPECT_FALSE(a.count("sda1"));
+  EXPECT_FALSE(a.count("nvme0n1p1"));
+  auto b = parse_diskstats(
+      "179 0 mmcblk0 1 0 2 0 1 0 2 0 0 0 0\n179 1 mmcblk0p1 1 0 2 0 1 0 2 0 0 0 0\n"
+      "9 0 md0 1 0 2 0 1 0 2 0 0 0 0\n253 0 dm-0 1 0 2 0 1 0 2 0 0 0 0\n"
+      "8 17 sdb1 1 0 2 0 1 0 2 0 0 0 0\n");
+  std::vector<std::string> names;
+  for (const auto& [name, c] : b)
+    names.push_back(name);
+  // sdb1's disk is not listed (a container may see only the partition): it stays.
+  EXPECT_EQ(names, (std::vector<std::string>{"dm-0", "md0", "mmcblk0", "sdb1"}));
+}
+
 TEST(AgentDiskstats, ShortAndNonNumericLinesAreSkipped) {
   EXPECT_TRUE(parse_diskstats(fixture("malformed/diskstats_short")).empty());
 }

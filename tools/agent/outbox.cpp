@@ -3,7 +3,7 @@
 
 namespace metricsd::tools {
 
-Outbox::Outbox(size_t capacity) : samples_(capacity), lines_(capacity) {}
+Outbox::Outbox(size_t capacity) : samples_(capacity), lines_(capacity, kMaxLineBytes) {}
 
 void Outbox::add_collection(Collection c) {
   {

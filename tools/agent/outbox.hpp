@@ -2,7 +2,8 @@
 // the line-protocol listener), which add, and the sender thread, which takes. Holds at most
 // one pending heartbeat (a newer collection replaces it, and the replaced heartbeat's
 // metrics move into the sample buffer with their own time, so nothing is lost), a bounded
-// buffer of samples and one of line-protocol lines (oldest shed first, counted).
+// buffer of samples and one of line-protocol lines (oldest shed first, counted; lines are
+// also bounded by kMaxLineBytes in all).
 #pragma once
 
 #include <chrono>
@@ -20,6 +21,8 @@ namespace metricsd::tools {
 
 class Outbox {
  public:
+  static constexpr size_t kMaxLineBytes = 64 << 20;
+
   explicit Outbox(size_t capacity);
 
   void add_collection(Collection c);

@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <iterator>
 #include <set>
 
 namespace metricsd::tools {
@@ -199,6 +200,18 @@ std::map<std::string, DiskCounters> parse_diskstats(std::string_view text) {
     auto w = parse_u64(f[9]);
     if (!r || !w) continue;
     out[std::string(name)] = {*r, *w};
+  }
+  // Partitions (sda1, nvme0n1p2, mmcblk0p1) are already inside their disk's counters.
+  for (auto it = out.begin(); it != out.end();) {
+    bool partition = false;
+    for (const auto& [disk, counters] : out) {
+      if (disk.size() >= it->first.size() || it->first.compare(0, disk.size(), disk) != 0) continue;
+      std::string_view rest = std::string_view(it->first).substr(disk.size());
+      if (!rest.empty() && rest.front() == 'p') rest.remove_prefix(1);
+      partition = !rest.empty() && parse_u64(rest).has_value();
+      if (partition) break;
+    }
+    it = partition ? out.erase(it) : std::next(it);
   }
   return out;
 }

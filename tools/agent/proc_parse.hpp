@@ -47,7 +47,8 @@ std::vector<Mount> parse_mounts(std::string_view text);
 struct DiskCounters {
   uint64_t sectors_read = 0, sectors_written = 0;
 };
-// Keyed by device name; loop, ram and zram devices are left out.
+// Keyed by device name; loop, ram and zram devices and partitions of listed disks are left
+// out.
 std::map<std::string, DiskCounters> parse_diskstats(std::string_view text);
 
 struct NetCounters {

@@ -68,8 +68,10 @@ bool Sender::flush(Clock::time_point deadline) {
     Outcome o = deliver_round();
     if (o == Outcome::kAuth) return false;
     if (outbox_.empty()) return true;
+    // Retry soon, but no sooner than the server asked; the deadline bounds it all.
     if (o == Outcome::kRetry)
-      std::this_thread::sleep_for(std::min(milliseconds(200), std::max(left, milliseconds(1))));
+      std::this_thread::sleep_for(
+          std::min(left, std::max(milliseconds(200), retry_after_.value_or(milliseconds(0)))));
   }
   const size_t samples = outbox_.pending_samples(), lines = outbox_.pending_lines();
   if (samples + lines > 0)
