@@ -55,9 +55,11 @@ class CollectionLoop {
   void collect_once() {
     Collection c = collector_->collect(wall_ms(), mono_s());
     report("nvidia-smi", c.gpu_error, gpu_error_);
-    if (c.gpu_garbage_lines > 0)
+    // Logged when the count changes, not every interval.
+    if (c.gpu_garbage_lines != gpu_garbage_lines_ && c.gpu_garbage_lines > 0)
       spdlog::warn("nvidia-smi printed {} lines that are not GPU rows; skipped",
                    c.gpu_garbage_lines);
+    gpu_garbage_lines_ = c.gpu_garbage_lines;
     const int64_t ts_ns = c.ts_ms * 1000000;
     outbox_.add_collection(std::move(c));
     if (!options_.exec.empty()) run_exec(ts_ns);
@@ -101,9 +103,10 @@ class CollectionLoop {
       if (nl == std::string_view::npos) break;
       out.remove_prefix(nl + 1);
     }
-    if (garbage > 0)
+    if (garbage > 0 && garbage != exec_garbage_lines_)  // logged when it changes
       spdlog::warn("--exec printed {} malformed line-protocol lines (first: {}); skipped", garbage,
                    first_why);
+    exec_garbage_lines_ = garbage;
     outbox_.add_lines(std::move(lines));
   }
 
@@ -120,6 +123,7 @@ class CollectionLoop {
   Outbox& outbox_;
   std::unique_ptr<SystemCollector> collector_;
   std::string gpu_error_, exec_error_;
+  size_t gpu_garbage_lines_ = 0, exec_garbage_lines_ = 0;
 };
 
 // Waits for SIGTERM/SIGINT (blocked in every thread) or for the outbox to be stopped by
