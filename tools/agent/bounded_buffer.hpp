@@ -38,10 +38,15 @@ class BoundedBuffer {
     return shed_excess();
   }
 
-  // Removes and returns up to `max` of the oldest items.
-  std::vector<T> take(size_t max) {
+  // Removes and returns up to `max` of the oldest items, and (for items with a size) no
+  // more than `max_bytes` of them unless the first alone is larger.
+  std::vector<T> take(size_t max, size_t max_bytes = std::numeric_limits<size_t>::max()) {
     std::vector<T> out;
+    size_t taken_bytes = 0;
     while (!items_.empty() && out.size() < max) {
+      const size_t b = budget_bytes(items_.front());
+      if (!out.empty() && taken_bytes + b > max_bytes) break;
+      taken_bytes += b;
       bytes_ -= budget_bytes(items_.front());
       out.push_back(std::move(items_.front()));
       items_.pop_front();

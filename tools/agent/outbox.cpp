@@ -47,9 +47,9 @@ void Outbox::restore_samples(std::vector<Sample> batch) {
   samples_.restore(std::move(batch));
 }
 
-std::vector<std::string> Outbox::take_lines(size_t max) {
+std::vector<std::string> Outbox::take_lines(size_t max, size_t max_bytes) {
   std::lock_guard lock(mu_);
-  return lines_.take(max);
+  return lines_.take(max, max_bytes);
 }
 
 void Outbox::restore_lines(std::vector<std::string> batch) {

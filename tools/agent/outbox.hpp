@@ -33,7 +33,7 @@ class Outbox {
   void heartbeat_failed(const Collection& c);
   std::vector<Sample> take_samples(size_t max);
   void restore_samples(std::vector<Sample> batch);
-  std::vector<std::string> take_lines(size_t max);
+  std::vector<std::string> take_lines(size_t max, size_t max_bytes);
   void restore_lines(std::vector<std::string> batch);
 
   bool empty() const;

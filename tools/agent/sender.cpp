@@ -18,6 +18,7 @@ using std::chrono::milliseconds;
 
 constexpr size_t kSamplesPerRequest = 5000;
 constexpr size_t kLinesPerRequest = 5000;
+constexpr size_t kLineBytesPerRequest = 4 << 20;  // well under the server's 16 MiB body limit
 constexpr size_t kMaxHookMessageBytes = 1024;
 
 std::vector<std::pair<std::string, std::string>> auth_headers(const std::string& token) {
@@ -98,7 +99,7 @@ Sender::Outcome Sender::deliver_round() {
     if (o == Outcome::kRetry || o == Outcome::kAuth) return o;
   }
   for (;;) {
-    auto batch = outbox_.take_lines(kLinesPerRequest);
+    auto batch = outbox_.take_lines(kLinesPerRequest, kLineBytesPerRequest);
     if (batch.empty()) break;
     auto r = http_.post("/api/v1/write?precision=ns", join_lines(batch), "text/plain");
     Outcome o = classify(r, "POST /api/v1/write", batch.size());
