@@ -1,6 +1,7 @@
 // The agent's SystemCollector on fixture roots (two /proc snapshots, a sysfs tree with
 // good and bad sensors) and a fake nvidia-smi; the command runner's deadline and bounds.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -160,6 +161,16 @@ TEST(AgentCommandRunner, CapturesOutputPassesStdinAndExitCode) {
   EXPECT_EQ(r.exit_code, 4);
   EXPECT_EQ(r.out, "hello\n");
   EXPECT_EQ(r.err, "err\n");
+}
+
+TEST(AgentCommandRunner, ChildGetsNoInheritedDescriptorsBeyondStdio) {
+  int p[2];
+  ASSERT_EQ(::pipe(p), 0);  // without O_CLOEXEC, like a socket Asio opened
+  const std::string check = "[ -e /proc/$$/fd/" + std::to_string(p[1]) + " ]";
+  auto r = run_command({{"/bin/sh", "-c", check}, "", std::chrono::seconds(5), 1024});
+  ::close(p[0]);
+  ::close(p[1]);
+  EXPECT_EQ(r.exit_code, 1);
 }
 
 TEST(AgentCommandRunner, DeadlineKillsTheWholeProcessGroup) {

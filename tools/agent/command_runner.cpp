@@ -84,6 +84,9 @@ CommandResult run_command(const CommandSpec& spec) {
     ::dup2(in[0], 0);
     ::dup2(out[1], 1);
     ::dup2(err[1], 2);
+    // Nothing else of the agent's (its HTTP connections, the line-protocol port) leaks into
+    // a program that might outlive the deadline.
+    ::close_range(3, ~0U, 0);
     ::execvp(argv[0], argv.data());
     const char msg[] = "exec failed\n";
     [[maybe_unused]] auto n = ::write(2, msg, sizeof msg - 1);
