@@ -185,6 +185,7 @@ TEST(AgentOptionsParse, BadFlagsAreRefusedWithTheirName) {
   refused({"--node", "bad node"}, "--node");
   refused({"--buffer-samples", "0"}, "--buffer-samples");
   refused({"--server"}, "needs a value");
+  refused({"--server", "https://tls.example:8443"}, "--server");
   EXPECT_EQ(parse_loopback_listen("127.0.0.1:8094"),
             (std::pair<std::string, unsigned short>{"127.0.0.1", 8094}));
   EXPECT_EQ(parse_loopback_listen("localhost:0").first, "127.0.0.1");

@@ -224,6 +224,8 @@ TEST(SimOptionsParse, DurationsAndBounds) {
   EXPECT_THROW(parse_sim_options({"--duration", "30d"}), std::invalid_argument);
   EXPECT_THROW(parse_sim_options({"--nodes", "0"}), std::invalid_argument);
   EXPECT_THROW(parse_sim_options({"--bogus"}), std::invalid_argument);
+  EXPECT_THROW(parse_sim_options({"--server", "localhost:8080"}), std::invalid_argument);
+  EXPECT_THROW(parse_sim_options({"--prefix", "bad prefix"}), std::invalid_argument);
 }
 
 }  // namespace

@@ -167,6 +167,8 @@ AgentOptions parse_agent_options(const std::vector<std::string>& args,
     }
     flag->set(o, value);
   }
+  if (o.server.rfind("http://", 0) != 0 || o.server.size() <= 7)
+    throw std::invalid_argument("--server: expected http://host[:port], got '" + o.server + "'");
   if (o.node.empty()) o.node = host_name();
   if (!valid_node_id(o.node))
     throw std::invalid_argument("--node: '" + o.node +

@@ -133,6 +133,8 @@ SimOptions parse_sim_options(const std::vector<std::string>& args) {
     }
     flag->set(o, value);
   }
+  if (o.server.rfind("http://", 0) != 0 || o.server.size() <= 7)
+    throw std::invalid_argument("--server: expected http://host[:port], got '" + o.server + "'");
   return o;
 }
 
