@@ -1,10 +1,12 @@
 // metricsd-sim against the real daemon: a few seconds with a small fleet registers every node
 // (online, with its mode and throttle in the heartbeat state), fills the llm, train, neural
-// and language categories, and reports what it sent as text and JSON.
+// and language categories, applies a pause command from a heartbeat answer, and reports
+// what it sent as text and JSON.
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
 
 #include "harness.hpp"
 #include "tool_process.hpp"
@@ -19,6 +21,12 @@ TEST(Simulator, SmallFleetShowsUpInTheSummary) {
   TempDir dir;
   Daemon daemon(dir.path());
   ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
+  {  // An operator paused one node before the run: its first heartbeat answer carries it.
+    pqxx::connection c("host=" + dir.path().string() +
+                       "/run port=5432 user=postgres dbname=metricsd");
+    pqxx::nontransaction tx(c);
+    tx.exec("INSERT INTO commands (node_id, type) VALUES ('sim-gen-0002', 'pause')");
+  }
   const auto report_path = dir.path() / "report.json";
   ToolProcess sim(METRICSD_SIM_BINARY,
                   {"--server", "http://127.0.0.1:" + std::to_string(daemon.port()), "--nodes", "10",
@@ -51,6 +59,10 @@ TEST(Simulator, SmallFleetShowsUpInTheSummary) {
   const std::string mode = node["state"]["mode"];
   EXPECT_TRUE(mode == "idle" || mode == "work" || mode == "gaming") << mode;
   EXPECT_GT(node["state"]["throttle"].get<double>(), 0);
+  EXPECT_EQ(report["total"]["commands"], 1);
+  json paused = json::parse(http_request(daemon.port(), "GET", "/api/v1/nodes/sim-gen-0002").body);
+  EXPECT_EQ(paused["state"]["mode"], "paused") << paused.dump();
+  EXPECT_EQ(paused["latest"]["llm.tokens_per_s"], 0.0);
   json experts =
       json::parse(http_request(daemon.port(), "GET",
                                "/api/v1/latest?metric=neural.expert_activation&node=sim-train-0006")

@@ -212,6 +212,40 @@ TEST(SimModel, ModesAndThrottlesAreReportedAndQualityStaysInRange) {
   EXPECT_EQ(modes, (std::set<std::string>{"idle", "work", "gaming"}));
 }
 
+TEST(SimModel, CommandsPauseResumeStopAndRestartNodes) {
+  FleetConfig c;
+  c.nodes = 10;
+  c.interval_s = 5;
+  c.outage_chance_per_hour = 0;
+  FleetModel fleet(c);
+  fleet.step(0);
+  EXPECT_TRUE(fleet.apply_command(0, "pause"));
+  EXPECT_TRUE(fleet.apply_command(5, "pause"));
+  EXPECT_TRUE(fleet.apply_command(8, "pause"));
+  EXPECT_TRUE(fleet.apply_command(1, "stop"));
+  EXPECT_TRUE(fleet.apply_command(2, "restart"));
+  EXPECT_FALSE(fleet.apply_command(3, "format-disk"));
+  EXPECT_FALSE(fleet.apply_command(99, "pause"));
+  auto t = fleet.step(1);
+  EXPECT_EQ(t[0].report.mode, "paused");
+  EXPECT_DOUBLE_EQ(t[0].report.throttle, 0);
+  EXPECT_DOUBLE_EQ(t[0].report.metrics.at("llm.tokens_per_s"), 0);
+  const double step = t[5].report.metrics.at("train.step");
+  EXPECT_DOUBLE_EQ(fleet.step(2)[5].report.metrics.at("train.step"), step);  // no progress
+  EXPECT_DOUBLE_EQ(t[8].report.metrics.at("language.documents_per_min"), 0);
+  EXPECT_FALSE(t[1].online);
+  EXPECT_FALSE(t[2].online);
+  fleet.apply_command(0, "resume");
+  bool restarted = false;
+  for (int i = 3; i < 12; ++i) {  // 45 s: the restart (10-30 s) is over
+    auto n = fleet.step(i);
+    EXPECT_FALSE(n[1].online);
+    restarted = restarted || n[2].online;
+    EXPECT_NE(n[0].report.mode, "paused");
+  }
+  EXPECT_TRUE(restarted);
+}
+
 TEST(SimOptionsParse, DurationsAndBounds) {
   EXPECT_DOUBLE_EQ(parse_duration_s("90"), 90);
   EXPECT_DOUBLE_EQ(parse_duration_s("15m"), 900);

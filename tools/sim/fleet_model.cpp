@@ -21,7 +21,23 @@ FleetModel::FleetModel(FleetConfig config) : config_(std::move(config)) {
     models_.emplace_back(kind, stream_seed(config_.seed, 2 * i), config_.cliff);
     outage_rng_.emplace_back(stream_seed(config_.seed, 2 * i + 1));
     outage_left_s_.push_back(0);
+    stopped_.push_back(false);
   }
+}
+
+bool FleetModel::apply_command(size_t index, const std::string& type) {
+  if (index >= models_.size()) return false;
+  if (type == "pause" || type == "resume") {
+    models_[index].set_paused(type == "pause");
+  } else if (type == "stop") {
+    stopped_[index] = true;
+  } else if (type == "restart") {
+    outage_left_s_[index] = outage_rng_[index].uniform(10, 30);
+    models_[index].set_paused(false);
+  } else {
+    return false;
+  }
+  return true;
 }
 
 std::vector<NodeTick> FleetModel::step(int64_t ts_ms) {
@@ -46,7 +62,7 @@ std::vector<NodeTick> FleetModel::step(int64_t ts_ms) {
     // The node's own model keeps running while it is silent (a training run goes on even
     // when its heartbeats do not arrive); only the report is withheld.
     NodeReport r = models_[i].step(dt, ts_ms);
-    t.online = !silent;
+    t.online = !silent && !stopped_[i];
     if (t.online) t.report = std::move(r);
     out.push_back(std::move(t));
   }

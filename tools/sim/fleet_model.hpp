@@ -40,6 +40,11 @@ class FleetModel {
   // Advances every node by one interval; `ts_ms` stamps the labelled samples.
   std::vector<NodeTick> step(int64_t ts_ms);
 
+  // A command from the server for node `index`, applied from the next step: pause, resume,
+  // stop (silent for the rest of the run), restart (silent for 10-30 s, then back, resumed).
+  // False for a type the simulator does not know.
+  bool apply_command(size_t index, const std::string& type);
+
   const std::vector<std::string>& node_ids() const { return ids_; }
   NodeKind kind_of(size_t i) const { return models_[i].kind(); }
   const FleetConfig& config() const { return config_; }
@@ -50,6 +55,7 @@ class FleetModel {
   std::vector<NodeModel> models_;
   std::vector<Prng> outage_rng_;
   std::vector<double> outage_left_s_;
+  std::vector<bool> stopped_;
   uint64_t ticks_ = 0;
 };
 

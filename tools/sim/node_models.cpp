@@ -181,11 +181,12 @@ void NodeModel::step_training(double dt, NodeReport& r, int64_t ts_ms) {
 }
 
 void NodeModel::step_pi(double dt, NodeReport& r) {
-  const double busy = mode_ == 0 ? 0.1 : clamp(0.7 + rng_.normal(0, 0.1), 0, 1);
+  const double busy = paused_ ? 0.02 : mode_ == 0 ? 0.1 : clamp(0.7 + rng_.normal(0, 0.1), 0, 1);
   soc_temp_c_ += (42 + 35 * busy - soc_temp_c_) * (1 - std::exp(-dt / 60)) + rng_.normal(0, 0.2);
   // The Pi halves its clock above 80 °C.
-  r.throttle = soc_temp_c_ > 80 ? 0.5 : 1.0;
-  const double docs_per_min = std::max(0.0, 40 * busy * r.throttle + rng_.normal(0, 2));
+  if (!paused_) r.throttle = soc_temp_c_ > 80 ? 0.5 : 1.0;
+  const double noise = rng_.normal(0, 2);
+  const double docs_per_min = paused_ ? 0 : std::max(0.0, 40 * busy * r.throttle + noise);
   documents_ += docs_per_min * dt / 60;
   r.metrics["system.cpu_util"] = clamp(100 * busy + rng_.normal(0, 3), 0, 100);
   r.metrics["system.temp_c"] = soc_temp_c_;
@@ -204,6 +205,10 @@ NodeReport NodeModel::step(double dt, int64_t ts_ms) {
   NodeReport r;
   r.mode = kModes[mode_].name;
   r.throttle = kind_ == NodeKind::kGeneration ? kModes[mode_].throttle : mode_ == 0 ? 0.2 : 1.0;
+  if (paused_) {
+    r.mode = "paused";
+    r.throttle = 0;
+  }
   switch (kind_) {
     case NodeKind::kGeneration:
       step_generation(dt, r, ts_ms);

@@ -47,6 +47,8 @@ class NodeModel {
   NodeKind kind() const { return kind_; }
   // Advances by dt seconds and reports.
   NodeReport step(double dt, int64_t ts_ms);
+  // A paused node reports mode "paused" with throttle 0: no tokens, steps or documents.
+  void set_paused(bool paused) { paused_ = paused; }
 
  private:
   void step_mode(double dt);
@@ -61,7 +63,8 @@ class NodeModel {
   CliffConfig cliff_config_;
   double t_s_ = 0;
   // activity
-  int mode_ = 1;  // index into the mode table: 0 idle, 1 work, 2 gaming
+  int mode_ = 1;         // index into the mode table: 0 idle, 1 work, 2 gaming
+  bool paused_ = false;  // by a "pause" command from the server
   // GPUs
   std::vector<double> gpu_temp_c_;
   double vram_mb_ = 24564;

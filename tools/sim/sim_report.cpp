@@ -13,6 +13,7 @@ void TrafficCounts::merge(const TrafficCounts& o) {
   samples += o.samples;
   samples_failed += o.samples_failed;
   skipped += o.skipped;
+  commands += o.commands;
   for (const auto& [k, v] : o.errors)
     errors[k] += v;
 }
@@ -59,6 +60,7 @@ std::string SimReport::text() const {
                 elapsed_s > 0 ? t.requests / elapsed_s : 0.0,
                 elapsed_s > 0 ? t.samples / elapsed_s : 0.0);
   out += line;
+  if (t.commands > 0) out += "  commands received: " + std::to_string(t.commands) + "\n";
   for (const auto& [err, n] : t.errors)
     out += "  error " + err + ": " + std::to_string(n) + "\n";
   return out;
@@ -72,6 +74,7 @@ nlohmann::json SimReport::to_json() const {
                           {"samples", c.samples},
                           {"samples_lost", c.samples_failed},
                           {"skipped", c.skipped},
+                          {"commands", c.commands},
                           {"errors", c.errors}};
   };
   nlohmann::json kinds = nlohmann::json::object();

@@ -13,6 +13,7 @@ namespace metricsd::tools {
 
 struct TrafficCounts {
   uint64_t requests = 0, ok = 0, failed = 0, samples = 0, samples_failed = 0, skipped = 0;
+  uint64_t commands = 0;                   // received in heartbeat answers
   std::map<std::string, uint64_t> errors;  // "503", "connect: Connection refused", ...
   void merge(const TrafficCounts& o);
 };

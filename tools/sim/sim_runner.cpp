@@ -11,6 +11,7 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "tools/agent/payloads.hpp"
 #include "tools/common/http_client.hpp"
@@ -29,6 +30,30 @@ struct Job {
   std::string kind;  // report bucket
   std::string path, body;
   size_t samples = 0;
+  const std::string* node_id = nullptr;  // heartbeats only: whose commands the answer has
+  size_t node_index = 0;
+};
+
+// Commands from heartbeat answers, from the senders to the tick loop (which applies them
+// to the model before its next step). Bounded: beyond kMaxPending, commands are dropped
+// (and acknowledged as failed).
+class CommandInbox {
+ public:
+  static constexpr size_t kMaxPending = 10000;
+  bool push(size_t node_index, std::string type) {
+    std::lock_guard lock(mu_);
+    if (pending_.size() >= kMaxPending) return false;
+    pending_.emplace_back(node_index, std::move(type));
+    return true;
+  }
+  std::vector<std::pair<size_t, std::string>> take() {
+    std::lock_guard lock(mu_);
+    return std::exchange(pending_, {});
+  }
+
+ private:
+  std::mutex mu_;  // guards pending_
+  std::vector<std::pair<size_t, std::string>> pending_;
 };
 
 // A bounded FIFO of jobs between the tick loop and the senders.
@@ -144,8 +169,8 @@ std::string heartbeat_for(const NodeTick& t, const SimOptions& o) {
 
 class SimSenders {
  public:
-  SimSenders(const SimOptions& o, const std::string& token, JobQueue& queue)
-      : options_(o), queue_(queue), limiter_(o.rate), reports_(o.senders) {
+  SimSenders(const SimOptions& o, const std::string& token, JobQueue& queue, CommandInbox& inbox)
+      : queue_(queue), inbox_(inbox), limiter_(o.rate), reports_(o.senders) {
     std::vector<std::pair<std::string, std::string>> headers;
     if (!token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
     const ServerUrl url = parse_server_url(o.server);
@@ -177,6 +202,9 @@ class SimSenders {
       if (r.status >= 200 && r.status < 300) {
         ++c.ok;
         c.samples += job->samples;
+        if (job->node_id)
+          for (const auto& cmd : parse_commands(r.body))
+            take_command(http, *job, cmd, c);
         continue;
       }
       ++c.failed;
@@ -193,12 +221,29 @@ class SimSenders {
     }
   }
 
-  const SimOptions& options_;
+  // Hands a command to the model and acknowledges it (the ack endpoint may not exist yet:
+  // a 404 is logged once).
+  void take_command(HttpClient& http, const Job& job, const AgentCommand& cmd, TrafficCounts& c) {
+    ++c.commands;
+    const bool known =
+        cmd.type == "pause" || cmd.type == "resume" || cmd.type == "stop" || cmd.type == "restart";
+    const bool queued = known && inbox_.push(job.node_index, cmd.type);
+    spdlog::info("{}: command {} ({}){}", *job.node_id, cmd.id, cmd.type,
+                 queued ? "" : " not applied");
+    auto r = http.post("/api/v1/nodes/" + *job.node_id + "/commands/" + cmd.id + "/ack",
+                       ack_json(queued, queued ? "simulated" : "unknown or too many commands"),
+                       "application/json");
+    if (r.status == 404 && !ack_missing_logged_.exchange(true))
+      spdlog::warn("the server has no command acknowledgement endpoint (404); acks skipped");
+  }
+
   JobQueue& queue_;
+  CommandInbox& inbox_;
   RateLimiter limiter_;
   std::vector<SimReport> reports_;  // one per sender thread, merged after join
   std::vector<std::thread> threads_;
   std::atomic<bool> auth_failed_{false};
+  std::atomic<bool> ack_missing_logged_{false};
 };
 
 }  // namespace
@@ -214,7 +259,8 @@ SimOutcome run_sim(const SimOptions& o, const std::string& token) {
   FleetModel fleet(config);
 
   JobQueue queue(std::max<size_t>(1000, 4 * o.nodes));
-  SimSenders senders(o, token, queue);
+  CommandInbox inbox;
+  SimSenders senders(o, token, queue, inbox);
   SimReport skipped;
   const auto start = Clock::now();
   const auto end = start + std::chrono::duration_cast<Clock::duration>(
@@ -233,12 +279,18 @@ SimOutcome run_sim(const SimOptions& o, const std::string& token) {
     if (!sleep_or_signal(next)) break;
     ++ticks;
     const int64_t ts = wall_ms();
+    for (const auto& [index, type] : inbox.take())
+      fleet.apply_command(index, type);
     std::map<std::string, std::vector<Sample>> labelled;  // by kind
     for (auto& t : fleet.step(ts)) {
       if (!t.online) continue;
       const std::string kind = kind_name(t.kind);
-      Job hb{kind, "/api/v1/nodes/" + *t.node_id + "/heartbeat", heartbeat_for(t, o),
-             t.report.metrics.size()};
+      Job hb{kind,
+             "/api/v1/nodes/" + *t.node_id + "/heartbeat",
+             heartbeat_for(t, o),
+             t.report.metrics.size(),
+             t.node_id,
+             t.index};
       if (!queue.push(std::move(hb))) ++skipped.by_kind[kind].skipped;
       for (auto& s : t.report.labelled) {
         s.node = *t.node_id;
