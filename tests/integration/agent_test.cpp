@@ -147,6 +147,31 @@ TEST_F(AgentTest, CustomLineProtocolFromExecAndTheLoopbackPortArrives) {
   EXPECT_EQ(q[0]["labels"]["job"], "train");
   EXPECT_DOUBLE_EQ(q[0]["value"].get<double>(), 7);
   EXPECT_TRUE(has_latest("metric=app_stats.ok&node=agent-e2e-2"));
+
+  // Several programs at once, each line split across writes.
+  std::vector<int> fds;
+  for (int i = 0; i < 4; ++i) {
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(lp_port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    fds.push_back(c);
+  }
+  for (int i = 0; i < 4; ++i) {
+    const std::string head = "multi,prog=p" + std::to_string(i) + " val";
+    ASSERT_EQ(write(fds[i], head.data(), head.size()), static_cast<ssize_t>(head.size()));
+  }
+  for (int i = 0; i < 4; ++i) {
+    const std::string tail = "ue=" + std::to_string(i) + "\n";
+    ASSERT_EQ(write(fds[i], tail.data(), tail.size()), static_cast<ssize_t>(tail.size()));
+    close(fds[i]);
+  }
+  ASSERT_TRUE(eventually([] {
+    json m = get_json("/api/v1/latest?metric=multi.value&node=agent-e2e-2");
+    return m.is_array() && m.size() == 4;
+  })) << a->log();
   a->signal(SIGTERM);
   EXPECT_EQ(a->wait_exit(5s), 0) << a->log();
 }

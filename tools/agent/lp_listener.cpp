@@ -127,6 +127,7 @@ void LpListener::run() {
       break;
     }
     if (fds[0].revents) break;
+    const size_t polled = clients.size();  // fds[2..] are these; an accepted one waits a turn
     if (fds[1].revents & POLLIN) {
       int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
       if (fd >= 0 && clients.size() >= kMaxClients) {
@@ -138,7 +139,7 @@ void LpListener::run() {
       }
     }
     std::vector<std::string> lines;
-    for (size_t i = 0; i < clients.size(); ++i) {
+    for (size_t i = 0; i < polled; ++i) {
       if (!(fds[i + 2].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       Client& c = clients[i];
       ssize_t n = ::read(c.fd, buf, sizeof buf);
