@@ -82,6 +82,16 @@ TEST(AgentMounts, KeepsRealFileSystemsOnceWithDecodedNames) {
   EXPECT_EQ(mounts[2].fs_type, "vfat");
 }
 
+TEST(AgentMounts, ContainerRootOnOverlayIsKept) {
+  auto mounts = parse_mounts(
+      "overlay / overlay rw,lowerdir=/x 0 0\nproc /proc proc rw 0 0\n"
+      "/dev/vda1 /etc/hosts ext4 rw 0 0\ntmpfs /dev tmpfs rw 0 0\n");
+  ASSERT_EQ(mounts.size(), 2u);
+  EXPECT_EQ(mounts[0].mount_point, "/");
+  EXPECT_EQ(mounts[0].fs_type, "overlay");
+  EXPECT_EQ(mounts[1].mount_point, "/etc/hosts");
+}
+
 TEST(AgentDiskstats, RatesInBytesPerSecondSkipLoopAndResets) {
   auto a = parse_diskstats(fixture("proc1/diskstats"));
   auto b = parse_diskstats(fixture("proc2/diskstats"));

@@ -178,7 +178,9 @@ std::vector<Mount> parse_mounts(std::string_view text) {
   for (auto line : split_lines(text)) {
     auto f = split_fields(line);
     if (f.size() < 3) continue;
-    if (f[0].empty() || f[0][0] != '/' || kPseudo.count(f[2])) continue;
+    // The root is kept whatever backs it (a container's overlay is still its disk).
+    const bool block_device = !f[0].empty() && f[0][0] == '/' && !kPseudo.count(f[2]);
+    if (!block_device && f[1] != "/") continue;
     Mount m{unescape_octal(f[0]), unescape_octal(f[1]), std::string(f[2])};
     if (m.mount_point.empty() || m.mount_point[0] != '/') continue;
     if (!seen.insert(m.mount_point).second) continue;

@@ -40,8 +40,9 @@ std::optional<MemStats> parse_meminfo(std::string_view text);
 struct Mount {
   std::string device, mount_point, fs_type;
 };
-// Block-device-backed file systems only (the device is a path, the type not a pseudo file
-// system), first mount of each mount point; octal escapes (\040) decoded.
+// Block-device-backed file systems (the device is a path, the type not a pseudo file
+// system) and the root whatever backs it, first mount of each mount point; octal escapes
+// (\040) decoded.
 std::vector<Mount> parse_mounts(std::string_view text);
 
 struct DiskCounters {

@@ -69,6 +69,9 @@ void SystemCollector::collect_cpu(Collection& c, double dt) {
 void SystemCollector::collect_disks(Collection& c, double dt) {
   if (config_.disk_usage) {
     for (const auto& m : parse_mounts(read_small_file(config_.proc_root / "mounts"))) {
+      // Containers bind-mount single files (/etc/hosts): not a file system of their own.
+      std::error_code ec;
+      if (!std::filesystem::is_directory(m.mount_point, ec)) continue;
       struct statvfs st {};
       if (::statvfs(m.mount_point.c_str(), &st) != 0 || st.f_blocks == 0) continue;
       const double total = static_cast<double>(st.f_blocks) * st.f_frsize;
