@@ -23,7 +23,8 @@ namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
 struct HttpServer::Impl {
-  Impl(asio::io_context& io, const Settings& s, const Router& r, prom::Registry& m)
+  Impl(asio::io_context& io, const Settings& s, const Router& r, prom::Registry& m,
+       const StreamContext* stream)
       : ioc(io),
         settings(s),
         acceptor(asio::make_strand(io)),
@@ -38,7 +39,8 @@ struct HttpServer::Impl {
             m.counter("metricsd_http_read_errors_total",
                       "Requests that could not be read (timeouts, limits, malformed)", {"kind"}),
             m.counter("metricsd_http_internal_errors_total", "Handler failures answered with 500")
-                .get()},
+                .get(),
+            stream},
         connections_total(
             m.counter("metricsd_http_connections_total", "Connections accepted").get()),
         refused_total(m.counter("metricsd_http_connections_refused_total",
@@ -128,8 +130,8 @@ void HttpServer::Impl::spawn_session(tcp::socket socket) {
 }
 
 HttpServer::HttpServer(asio::io_context& ioc, const Settings& settings, const Router& router,
-                       prom::Registry& metrics)
-    : impl_(std::make_unique<Impl>(ioc, settings, router, metrics)) {}
+                       prom::Registry& metrics, const StreamContext* stream)
+    : impl_(std::make_unique<Impl>(ioc, settings, router, metrics, stream)) {}
 
 HttpServer::~HttpServer() = default;
 
@@ -177,8 +179,8 @@ void HttpServer::begin_shutdown() {
   std::lock_guard lock(impl_->mu);
   for (auto& [id, weak] : impl_->sessions) {
     if (auto s = weak.lock()) {
-      asio::post(s->stream.get_executor(), [s] {
-        if (s->idle) s->stream.cancel();  // busy ones close after their answer
+      asio::post(s->executor, [s] {
+        if (s->idle && !s->upgraded) s->stream.cancel();  // busy ones close after their answer
       });
     }
   }
@@ -191,7 +193,10 @@ size_t HttpServer::active_connections() const {
 void HttpServer::close_all() {
   std::lock_guard lock(impl_->mu);
   for (auto& [id, weak] : impl_->sessions)
-    if (auto s = weak.lock()) asio::post(s->stream.get_executor(), [s] { s->stream.close(); });
+    if (auto s = weak.lock())
+      asio::post(s->executor, [s] {
+        if (!s->upgraded) s->stream.close();  // WebSocket sessions close themselves
+      });
 }
 
 }  // namespace metricsd::server

@@ -9,13 +9,15 @@
 #include "core/prom.hpp"
 #include "core/settings.hpp"
 #include "server/router.hpp"
+#include "server/stream_context.hpp"
 
 namespace metricsd::server {
 
 class HttpServer {
  public:
+  // `stream` (may be null: no /ws/metrics) must outlive the server.
   HttpServer(boost::asio::io_context& ioc, const Settings& settings, const Router& router,
-             prom::Registry& metrics);
+             prom::Registry& metrics, const StreamContext* stream = nullptr);
   ~HttpServer();
 
   // Binds settings.listen; throws std::runtime_error saying why it cannot.

@@ -6,9 +6,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/url/parse.hpp>
 #include <chrono>
 
+#include "server/ws_session.hpp"
 #include "storage/storage_pool.hpp"
 
 namespace metricsd::server {
@@ -50,6 +52,50 @@ bool parse_target(api::Request& req, std::vector<std::string>& segments) {
   for (auto p : parsed->params())
     req.query.emplace_back(p.key, p.has_value ? p.value : "");
   return true;
+}
+
+bool targets_stream(std::string_view target) {
+  constexpr std::string_view kPath = "/ws/metrics";
+  return target.starts_with(kPath) &&
+         (target.size() == kPath.size() || target[kPath.size()] == '?');
+}
+
+// Checks an upgrade request to /ws/metrics. nullopt: go ahead (a stream slot is reserved);
+// otherwise the answer that refuses it.
+std::optional<api::Response> check_upgrade(api::Request& req,
+                                           const http::request<http::string_body>& msg,
+                                           const beast::flat_buffer& buffer,
+                                           const SessionContext& ctx) {
+  std::vector<std::string> segments;
+  if (!parse_target(req, segments))
+    return error(400, "malformed request target", {{{"field", "target"}}});
+  if (msg.method() != http::verb::get || !beast::websocket::is_upgrade(msg)) {
+    auto r = error(400, "/ws/metrics is a WebSocket endpoint: send GET with Upgrade: websocket");
+    r.headers.emplace_back("Upgrade", "websocket");
+    return r;
+  }
+  if (buffer.size() > 0) return error(400, "data sent before the WebSocket handshake was answered");
+  const StreamContext& st = *ctx.stream;
+  if (st.authorize) {
+    if (auto refusal = st.authorize(req)) {
+      st.metrics.refused.with({std::string(api::error_code_for_status(refusal->status))}).inc();
+      return refusal;
+    }
+  }
+  if (ctx.stopping.load()) {
+    st.metrics.refused.with({"shutting_down"}).inc();
+    return api::error_response(api::ApiError::unavailable("the server is shutting down", 5));
+  }
+  if (!st.hub.try_reserve()) {
+    st.metrics.refused.with({"max_clients"}).inc();
+    spdlog::warn("{} /ws/metrics refused: stream.max_clients ({}) reached", req.remote_addr,
+                 st.settings.stream_max_clients);
+    return api::error_response(api::ApiError::unavailable(
+        "too many stream clients (stream.max_clients = " +
+            std::to_string(st.settings.stream_max_clients) + "); retry later",
+        5));
+  }
+  return std::nullopt;
 }
 
 // Runs the handler and turns every failure into the JSON error model.
@@ -199,9 +245,26 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionState> state, const Ses
               c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
             req.headers.emplace_back(std::move(name), std::string(f.value()));
           }
-          req.body = std::move(msg.body());
           close_after = !msg.keep_alive();
-          res = co_await dispatch(req, ctx, route_label);
+          if (ctx.stream && targets_stream(req.target)) {
+            route_label = "/ws/metrics";
+            auto refusal = check_upgrade(req, msg, buffer, ctx);
+            if (!refusal) {
+              double secs =
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+              ctx.requests.with({"GET", route_label, "101"}).inc();
+              ctx.durations.with({route_label}).observe(secs);
+              spdlog::info("{} GET /ws/metrics route=/ws/metrics 101 upgrade", remote);
+              state->upgraded = true;
+              state->idle = false;
+              co_await run_ws_session(std::move(stream), std::move(msg), *ctx.stream, remote);
+              co_return;  // the WebSocket session owned the connection and closed it
+            }
+            res = std::move(*refusal);
+          } else {
+            req.body = std::move(msg.body());
+            res = co_await dispatch(req, ctx, route_label);
+          }
         }
       }
     }
