@@ -29,7 +29,7 @@ struct WsClient::Impl {
 
   mutable std::mutex mu;  // guards everything below
   std::condition_variable cv;
-  std::deque<std::string> messages;
+  std::deque<std::pair<std::string, int64_t>> messages;  // text, receipt unix ms
   bool ended = false;
   int close_code = 0;
   size_t received = 0, bytes = 0;
@@ -43,7 +43,10 @@ struct WsClient::Impl {
         cv.notify_all();
         return;
       }
-      messages.push_back(beast::buffers_to_string(buffer.data()));
+      auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+      messages.emplace_back(beast::buffers_to_string(buffer.data()), now);
       buffer.consume(n);
       ++received;
       bytes += n;
@@ -122,7 +125,8 @@ std::optional<json> WsClient::next(std::chrono::milliseconds timeout) {
   if (!impl_->cv.wait_for(lock, timeout, [&] { return !impl_->messages.empty() || impl_->ended; }))
     return std::nullopt;
   if (impl_->messages.empty()) return std::nullopt;
-  std::string text = std::move(impl_->messages.front());
+  std::string text = std::move(impl_->messages.front().first);
+  last_receipt_ms_ = impl_->messages.front().second;
   impl_->messages.pop_front();
   return json::parse(text);
 }

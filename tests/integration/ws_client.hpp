@@ -52,6 +52,8 @@ class WsClient {
   // without a close frame, nullopt on timeout.
   std::optional<int> wait_closed(std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+  // Wall-clock unix ms at which the reader thread received the message next() returned last.
+  int64_t last_receipt_ms() const { return last_receipt_ms_; }
   bool deflate_negotiated() const { return deflate_; }
   const std::string& extensions_header() const { return extensions_; }
   size_t messages_received() const;
@@ -62,6 +64,7 @@ class WsClient {
   std::unique_ptr<Impl> impl_;
   bool deflate_ = false;
   std::string extensions_;
+  int64_t last_receipt_ms_ = 0;
 };
 
 // Sends an upgrade request to `target` and returns the HTTP answer (101 when accepted; the
