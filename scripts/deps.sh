@@ -28,6 +28,7 @@ test_pkgs=(
   prometheus                              # promtool: checks /metrics with Prometheus' own parser
   clang-format curl procps
   clang libclang-rt-14-dev                # libFuzzer + sanitizer runtimes (tests/fuzz/run.sh)
+  chromium                                # headless browser end of the /ws/metrics test
 )
 
 case "${1:-all}" in
