@@ -152,6 +152,11 @@ int serve(const Settings& s) {
   });
   api::OpsHandlers ops(db, metrics);
   api::IngestHandlers ingest(s, db, registry, writer, metrics);
+  ingest.on_node_online(
+      [&hub](const std::string& node, std::string_view from, int64_t last_seen_ms) {
+        hub.publish_node(node, from, "online", last_seen_ms,
+                         from == "new" ? "node_registered" : "node_status");
+      });
   api::EventsHandlers events(db);
   api::QueryHandlers query(db, registry, head, s.query_timeout_ms, metrics);
   Router router;

@@ -125,7 +125,7 @@ void StreamHub::publish(const storage::CommittedBatch& committed) {
 }
 
 void StreamHub::publish_node(const std::string& node, std::string_view from, std::string_view to,
-                             int64_t last_seen_ms) {
+                             int64_t last_seen_ms, std::string_view event_type) {
   {
     std::lock_guard lock(mu_);
     if (notices_.size() >= kMaxNotices) {
@@ -134,12 +134,14 @@ void StreamHub::publish_node(const std::string& node, std::string_view from, std
       metrics_.client_errors.with({"hub_notice_overflow"}).inc();
       return;
     }
-    notices_.push_back({node, std::string(from), std::string(to), last_seen_ms, wall_ms()});
+    notices_.push_back({node, std::string(from), std::string(to), std::string(event_type),
+                        last_seen_ms, wall_ms()});
   }
   cv_.notify_one();
 }
 
 void StreamHub::close_all(uint16_t code, const char* reason) {
+  closing_ = true;
   std::vector<std::shared_ptr<StreamSink>> all;
   {
     std::lock_guard lock(sinks_mu_);
@@ -337,7 +339,7 @@ void StreamHub::deliver_notice(const Notice& n) {
     nlohmann::json data = {
         {"from", n.from}, {"to", n.to}, {"last_seen", format_rfc3339_ms(n.last_seen_ms)}};
     auto msg = std::make_shared<const std::string>(
-        stream::encode_event(n.node, "node_status", data, n.ts_ms));
+        stream::encode_event(n.node, n.event_type, data, n.ts_ms));
     for (ClientId id : events)
       if (auto s = sink(id)) s->deliver_control(msg);
   }

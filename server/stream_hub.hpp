@@ -84,12 +84,15 @@ class StreamHub {
 
   // Writer thread, after COMMIT: copies the batch and returns.
   void publish(const storage::CommittedBatch& batch);
-  // A node's status changed (io thread): `node` and `event` messages.
+  // A node's status changed (io thread): a `node` message and an `event` message of
+  // `event_type` (node_status, or node_registered for a node seen for the first time).
   void publish_node(const std::string& node, std::string_view from, std::string_view to,
-                    int64_t last_seen_ms);
+                    int64_t last_seen_ms, std::string_view event_type = "node_status");
 
-  // Closes every client with `code` (1001 on shutdown).
+  // Closes every client with `code` (1001 on shutdown); from then on closing() is true,
+  // so a session that attaches later closes itself.
   void close_all(uint16_t code, const char* reason);
+  bool closing() const { return closing_.load(); }
 
  private:
   struct Batch {
@@ -98,7 +101,7 @@ class StreamHub {
     int64_t committed_ms = 0;
   };
   struct Notice {  // a node status change
-    std::string node, from, to;
+    std::string node, from, to, event_type;
     int64_t last_seen_ms = 0, ts_ms = 0;
   };
   struct Command {
@@ -120,6 +123,7 @@ class StreamHub {
   StreamMetrics& metrics_;
   std::atomic<size_t> reserved_{0};
   std::atomic<bool> any_metrics_{false};  // mirrors index_.any_metrics() for publish()
+  std::atomic<bool> closing_{false};
 
   mutable std::mutex sinks_mu_;  // guards sinks_, next_id_ (attach/detach/close_all)
   std::unordered_map<stream::ClientId, std::weak_ptr<StreamSink>> sinks_;

@@ -110,6 +110,8 @@ void WsSession::offer(Push&& push, uint32_t samples) {
     std::lock_guard lock(mu_);
     if (refuse_) return;
     r = push(queue_);
+    // One close verdict is enough: refuse the rest until the close starts.
+    if (r == ClientQueue::Offer::kTooSlow || r == ClientQueue::Offer::kOverflow) refuse_ = true;
     if (r == ClientQueue::Offer::kQueued && writer_waiting_) {
       writer_waiting_ = false;
       wake = true;
@@ -310,6 +312,7 @@ asio::awaitable<void> WsSession::run(http::request<http::string_body> req) {
   }
   ctx_.metrics.connections.inc();
   id_ = ctx_.hub.attach(weak_from_this());
+  if (ctx_.hub.closing()) start_close(1001, "shutdown");  // attached after the shutdown began
   asio::co_spawn(ws_.get_executor(), write_loop(), [](std::exception_ptr e) {
     if (!e) return;
     try {
