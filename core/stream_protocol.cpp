@@ -141,54 +141,68 @@ std::variant<Request, RequestError> parse_request(std::string_view text, const L
 }
 
 namespace {
-void put_id(json& j, const json& id) {
-  if (!id.is_null()) j["id"] = id;
+
+// Server messages keep "type" first (and "id" next), for people reading them in wscat.
+using ojson = nlohmann::ordered_json;
+
+ojson ordered(const json& j) {
+  return ojson::parse(j.dump(-1, ' ', false, json::error_handler_t::replace));
 }
+
+ojson head(std::string_view type, const json& id) {
+  ojson j;
+  j["type"] = type;
+  if (!id.is_null()) j["id"] = ordered(id);
+  return j;
+}
+
 }  // namespace
 
 std::string encode_subscribed(std::string_view type, const json& id,
                               const std::vector<Channel>& channels) {
-  json j = {{"type", type}};
-  put_id(j, id);
-  json list = json::array();
+  ojson j = head(type, id);
+  j["channels"] = ojson::array();
   for (const auto& c : channels)
-    list.push_back(c.text());
-  j["channels"] = std::move(list);
+    j["channels"].push_back(c.text());
   return j.dump();
 }
 
 std::string encode_pong(const json& id) {
-  json j = {{"type", "pong"}};
-  put_id(j, id);
-  return j.dump();
+  return head("pong", id).dump();
 }
 
 std::string encode_error(const RequestError& e) {
-  json j = {{"type", "error"}};
-  j["id"] = e.id;
-  j["error"] = {{"code", e.code}, {"message", e.message}, {"details", e.details}};
+  ojson j = head("error", nullptr);
+  j["id"] = ordered(e.id);
+  j["error"] = {{"code", e.code}, {"message", e.message}, {"details", ordered(e.details)}};
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string encode_dropped(uint64_t samples, uint64_t messages) {
-  return json({{"type", "dropped"}, {"count", samples}, {"messages", messages}}).dump();
+  ojson j = head("dropped", nullptr);
+  j["count"] = samples;
+  j["messages"] = messages;
+  return j.dump();
 }
 
 std::string encode_node(std::string_view node, std::string_view status, int64_t last_seen_ms) {
-  return json({{"type", "node"},
-               {"node", node},
-               {"status", status},
-               {"last_seen", format_rfc3339_ms(last_seen_ms)}})
-      .dump();
+  ojson j = head("node", nullptr);
+  j["node"] = node;
+  j["status"] = status;
+  j["last_seen"] = format_rfc3339_ms(last_seen_ms);
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string encode_event(std::string_view node, std::string_view type, const json& data,
                          int64_t ts_ms) {
-  return json(
-             {{"type", "event"},
-              {"event",
-               {{"ts", format_rfc3339_ms(ts_ms)}, {"node", node}, {"type", type}, {"data", data}}}})
-      .dump();
+  ojson j = head("event", nullptr);
+  ojson e;
+  e["ts"] = format_rfc3339_ms(ts_ms);
+  e["node"] = node;
+  e["type"] = type;
+  e["data"] = ordered(data);
+  j["event"] = std::move(e);
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace metricsd::stream
