@@ -129,9 +129,11 @@ void StreamHub::publish_node(const std::string& node, std::string_view from, std
   {
     std::lock_guard lock(mu_);
     if (notices_.size() >= kMaxNotices) {
-      spdlog::warn("stream hub: node notice for {} not streamed, {} waiting", node,
-                   notices_.size());
-      metrics_.client_errors.with({"hub_notice_overflow"}).inc();
+      // The hub thread is far behind; the counter has every one after the first.
+      if (metrics_.hub_dropped_notices.value() == 0)
+        spdlog::warn("stream hub: node change of {} not streamed, {} waiting", node,
+                     notices_.size());
+      metrics_.hub_dropped_notices.inc();
       return;
     }
     notices_.push_back({node, std::string(from), std::string(to), std::string(event_type),

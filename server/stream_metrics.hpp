@@ -39,6 +39,10 @@ struct StreamMetrics {
                               "Committed samples not streamed because the hub's queue was full "
                               "(stream.max_pending_samples)")
                         .get()),
+        hub_dropped_notices(
+            m.counter("metricsd_stream_hub_dropped_notices_total",
+                      "Node status changes not streamed because the hub's notice queue was full")
+                .get()),
         flush_seconds(m.histogram("metricsd_stream_flush_duration_seconds",
                                   "Time the hub takes to fan out one flush", {},
                                   prom::latency_bounds_seconds())
@@ -56,6 +60,7 @@ struct StreamMetrics {
   prom::Counter& shed_messages;
   prom::Family<prom::Counter>& client_errors;
   prom::Counter& hub_dropped;
+  prom::Counter& hub_dropped_notices;
   prom::Histogram& flush_seconds;
   prom::Counter& snapshots;
 };
