@@ -33,6 +33,15 @@ ApiError ApiError::invalid_argument(std::string message, nlohmann::json details)
 ApiError ApiError::not_found(std::string message) {
   return ApiError(404, "not_found", std::move(message));
 }
+ApiError ApiError::unauthenticated(std::string message) {
+  return ApiError(401, "unauthenticated", std::move(message));
+}
+ApiError ApiError::permission_denied(std::string message) {
+  return ApiError(403, "permission_denied", std::move(message));
+}
+ApiError ApiError::rate_limited(std::string message, int retry_after_s) {
+  return ApiError(429, "rate_limited", std::move(message)).with_retry_after(retry_after_s);
+}
 ApiError ApiError::unavailable(std::string message, int retry_after_s) {
   return ApiError(503, "unavailable", std::move(message)).with_retry_after(retry_after_s);
 }
@@ -58,6 +67,8 @@ std::string_view error_code_for_status(int status) {
       return "conflict";
     case 413:
       return "payload_too_large";
+    case 414:
+      return "uri_too_long";
     case 415:
       return "unsupported_media_type";
     case 429:

@@ -11,7 +11,18 @@
 #include <utility>
 #include <vector>
 
+#include "core/roles.hpp"
+
 namespace metricsd::api {
+
+// Who makes a request: the token that authenticated it.
+struct Principal {
+  bool authenticated = false;  // false on public routes and with auth.mode=disabled
+  int64_t token_id = 0;
+  std::string token_name;
+  Role role = Role::kAdmin;
+  std::string node_id;  // an agent token bound to one node; empty: any
+};
 
 struct Request {
   std::string method;  // "GET"
@@ -23,6 +34,7 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> headers;      // names lowercased
   std::string body;
   std::string remote_addr;
+  Principal principal;
 
   // First value, or nullopt.
   std::optional<std::string_view> header(std::string_view lowercase_name) const;
@@ -53,6 +65,9 @@ class ApiError : public std::runtime_error {
   static ApiError invalid_argument(std::string message,
                                    nlohmann::json details = nlohmann::json::array());
   static ApiError not_found(std::string message);
+  static ApiError unauthenticated(std::string message);
+  static ApiError permission_denied(std::string message);
+  static ApiError rate_limited(std::string message, int retry_after_s);
   static ApiError unavailable(std::string message, int retry_after_s = 1);
   static ApiError internal(std::string message);
 

@@ -77,9 +77,30 @@ std::string_view IngestHandlers::body_of(Request& req, std::string& inflated) co
   return inflated;
 }
 
-boost::asio::awaitable<void> IngestHandlers::store(SampleBatch batch, const char* format) {
+void IngestHandlers::check_node_binding(const Request& req, const SampleBatch& batch) const {
+  const std::string& bound = req.principal.node_id;
+  if (!req.principal.authenticated || req.principal.role != Role::kAgent || bound.empty()) return;
+  auto refuse = [&](std::string_view node) {
+    throw ApiError::permission_denied("this agent token is bound to node " + bound +
+                                      "; it may not write samples of node " + std::string(node));
+  };
+  for (const auto& key : batch.series)
+    if (key.node != bound) refuse(key.node);
+  int64_t last = 0;
+  for (int64_t id : batch.series_ids) {
+    if (id == 0 || id == last) continue;
+    last = id;
+    auto key = registry_.key(id);
+    if (key && key->node != bound) refuse(key->node);
+  }
+}
+
+boost::asio::awaitable<void> IngestHandlers::store(const Request& req, SampleBatch batch,
+                                                   const char* format) {
   size_t n = batch.size();
   if (n == 0) co_return;
+  check_node_binding(req, batch);
+  if (admit_samples_) admit_samples_(req, n);
   if (!db_.ready()) throw ApiError::unavailable(db_.not_ready_reason(), 2);
   // Series the decoder did not find in the registry: look again (another request may have
   // created them meanwhile), then create the rest on a storage thread.
@@ -136,7 +157,7 @@ boost::asio::awaitable<Response> IngestHandlers::write_json(Request& req) {
     reject("invalid", problems, n);
     throw invalid(problems);
   }
-  co_await store(std::move(batch), "json");
+  co_await store(req, std::move(batch), "json");
   co_return json_response(200, {{"accepted", n}});
 }
 
@@ -168,7 +189,7 @@ boost::asio::awaitable<Response> IngestHandlers::write_line_protocol(Request& re
     reject("invalid", problems, batch.size());
     throw invalid(problems);
   }
-  co_await store(std::move(batch), "line_protocol");
+  co_await store(req, std::move(batch), "line_protocol");
   string_fields_skipped_.inc(static_cast<double>(stats.string_fields_skipped));
   Response r;
   r.status = 204;
@@ -244,7 +265,7 @@ boost::asio::awaitable<Response> IngestHandlers::heartbeat(Request& req) {
     reject("invalid", problems, builder.samples());
     throw invalid(problems);
   }
-  co_await store(builder.take(), "heartbeat");
+  co_await store(req, builder.take(), "heartbeat");
   if (!db_.ready()) throw ApiError::unavailable(db_.not_ready_reason(), 2);
   json commands = json::array();
   storage::HeartbeatUpdate update{node,

@@ -33,10 +33,17 @@ class IngestHandlers {
   using NodeOnlineHook =
       std::function<void(const std::string& node, std::string_view from, int64_t last_seen_ms)>;
   void on_node_online(NodeOnlineHook hook) { node_online_ = std::move(hook); }
+  // Called with each request's sample count before it is stored; throws ApiError (429)
+  // to refuse it. Set before the server starts.
+  void set_sample_admission(std::function<void(const Request&, size_t)> admit) {
+    admit_samples_ = std::move(admit);
+  }
 
  private:
   // Resolves series (creating new ones) and commits the samples.
-  boost::asio::awaitable<void> store(SampleBatch batch, const char* format);
+  boost::asio::awaitable<void> store(const Request& req, SampleBatch batch, const char* format);
+  // An agent token bound to a node may write that node's samples only (403 otherwise).
+  void check_node_binding(const Request& req, const SampleBatch& batch) const;
   // The body, inflated if gzip; throws ApiError 400/413/415.
   std::string_view body_of(Request& req, std::string& inflated) const;
   void reject(const char* reason, const Problems& problems, size_t samples);
@@ -51,6 +58,7 @@ class IngestHandlers {
   prom::Counter& string_fields_skipped_;
   prom::Counter& heartbeats_;
   NodeOnlineHook node_online_;  // set before the server starts
+  std::function<void(const Request&, size_t)> admit_samples_;
 };
 
 }  // namespace metricsd::api

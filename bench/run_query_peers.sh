@@ -235,6 +235,10 @@ if [ -z "$METRICSD_URL" ]; then
     kill -0 "$MTD_PID" 2>/dev/null || { echo "metricsd exited; see $METRICSD_DATA.log" >&2; exit 1; }
     sleep 0.5
   done
+  # The throwaway daemon's first admin token authorizes the load.
+  if [ -z "$METRICSD_HEADER" ] && [ -s "$METRICSD_DATA/admin.token" ]; then
+    METRICSD_HEADER="Authorization: Bearer $(cat "$METRICSD_DATA/admin.token")"
+  fi
 fi
 if curl -s -m 2 "$(base_of metricsd)/readyz" | grep -q '"ready"'; then
   load metricsd

@@ -53,15 +53,18 @@ for point in $POINTS; do
   rm -rf "$DATA"
   "$METRICSD_BIN" --data-dir "$DATA" --listen "$LISTEN" --log-level warn \
     --stream-flush-ms "${flush}ms" --stream-max-clients 20000 --http-max-connections 20000 \
+    --http-max-connections-per-addr 20000 \
     >"$DATA.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 120); do
     curl -sf "http://$LISTEN/readyz" >/dev/null && break
     sleep 0.5
   done
+  token=$(cat "$DATA/admin.token" 2>/dev/null || true)
   echo "== $subs subscribers, stream.flush_ms=$flush, $RATE samples/s over $CATEGORIES categories"
   out=$("$LOAD_BIN" --url "http://$LISTEN" --subscribers "$subs" --categories "$CATEGORIES" \
-    --rate "$RATE" --duration "$DURATION" --warmup "$WARMUP" --threads "$THREADS" 2>/dev/null)
+    --rate "$RATE" --duration "$DURATION" --warmup "$WARMUP" --threads "$THREADS" \
+    ${token:+--token "$token"} 2>/dev/null)
   echo "$out" | head -1
   echo "$out" | tail -1 | sed "s/^{/{\"flush_ms\":$flush,/" >>"$RESULTS"
   stop_daemon

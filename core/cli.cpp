@@ -25,10 +25,22 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
       continue;
     }
     if (a.rfind("--", 0) != 0) {
+      if (have_command && out.command == "token") {
+        if (out.action.empty()) {
+          if (a != "create" && a != "list" && a != "revoke")
+            throw SettingsError(
+                fmt::format("unknown token action \"{}\"; actions: create, list, revoke", a));
+          out.action = a;
+        } else {
+          out.arguments.push_back(a);
+        }
+        continue;
+      }
       if (have_command)
         throw SettingsError(fmt::format("unexpected argument \"{}\" (see metricsd --help)", a));
-      if (a != "serve" && a != "migrate")
-        throw SettingsError(fmt::format("unknown command \"{}\"; commands: serve, migrate", a));
+      if (a != "serve" && a != "migrate" && a != "token")
+        throw SettingsError(
+            fmt::format("unknown command \"{}\"; commands: serve, migrate, token", a));
       out.command = a;
       have_command = true;
       continue;
@@ -50,6 +62,17 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
       out.config_file = value;
       continue;
     }
+    if (out.command == "token" && (flag == "--role" || flag == "--name" || flag == "--node")) {
+      take_value();
+      (flag == "--role"   ? out.token_role
+       : flag == "--name" ? out.token_name
+                          : out.token_node) = value;
+      continue;
+    }
+    if (out.command == "token" && flag == "--all" && !inline_value) {
+      out.token_all = true;
+      continue;
+    }
     const SettingSpec* spec = nullptr;
     for (const auto& s : setting_specs())
       if (flag_name(s.name) == flag) spec = &s;
@@ -57,15 +80,34 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
     take_value();
     out.settings.emplace_back(std::string(spec->name), value);
   }
+  if (out.command == "token") {
+    if (out.action.empty())
+      throw SettingsError("metricsd token needs an action: create, list or revoke");
+    if (out.action == "create" && (out.token_role.empty() || out.token_name.empty()))
+      throw SettingsError("metricsd token create needs --role ROLE and --name NAME");
+    if (out.action == "revoke" && out.arguments.size() != 1)
+      throw SettingsError("metricsd token revoke needs exactly one token id");
+    if (out.action != "revoke" && !out.arguments.empty())
+      throw SettingsError(
+          fmt::format("unexpected argument \"{}\" (see metricsd --help)", out.arguments[0]));
+  } else if (!out.token_role.empty() || !out.token_name.empty() || !out.token_node.empty() ||
+             out.token_all) {
+    throw SettingsError("--role, --name, --node and --all belong to metricsd token");
+  }
   return out;
 }
 
 std::string usage_text() {
   return "usage: metricsd [serve|migrate] [--config FILE] [--SETTING VALUE]...\n"
+         "       metricsd token create --role ROLE --name NAME [--node NODE_ID]\n"
+         "       metricsd token list [--all] | token revoke ID\n"
          "       metricsd --version | --help | --example-config\n\n"
          "commands:\n"
          "  serve     run the daemon (default)\n"
-         "  migrate   apply database migrations and exit\n\n"
+         "  migrate   apply database migrations and exit\n"
+         "  token     create (prints the secret once), list or revoke API tokens; roles:\n"
+         "            admin, operator, viewer, agent (--node binds an agent to one node);\n"
+         "            works whether or not the daemon is running\n\n"
          "settings (lowest precedence first: defaults, --config FILE (JSON), environment,\n"
          "flags):\n" +
          settings_help();

@@ -10,7 +10,12 @@
 namespace metricsd {
 
 struct CommandLine {
-  std::string command = "serve";  // serve | migrate
+  std::string command = "serve";  // serve | migrate | token
+  // `token create|list|revoke`: the action, its arguments and options.
+  std::string action;
+  std::vector<std::string> arguments;  // revoke: the token id
+  std::string token_role, token_name, token_node;
+  bool token_all = false;  // list: revoked ones too
   bool help = false;
   bool version = false;
   bool example_config = false;

@@ -64,6 +64,14 @@ std::vector<SettingSpec> build_specs() {
       "an idle keep-alive connection is closed after this", 100, 3'600'000);
   num("http.max_connections", T::kInt, "10000", &S::http_max_connections,
       "open connections; beyond: 503 and close", 1, 1'000'000);
+  num("http.max_connections_per_addr", T::kInt, "512", &S::http_max_connections_per_addr,
+      "open connections from one client address; beyond: closed at once", 1, 1'000'000);
+  num("http.max_url_bytes", T::kSize, "8KiB", &S::http_max_url_bytes,
+      "longer request targets get 414", 256, 1 << 20);
+  num("http.max_header_count", T::kInt, "100", &S::http_max_header_count,
+      "requests with more header fields get 431", 8, 10'000);
+  text("http.cors_origins", T::kString, "", &S::http_cors_origins,
+       "browser origins allowed to call the API (comma-separated, or *); empty: none");
   num("ingest.max_queue_samples", T::kInt, "2000000", &S::ingest_max_queue_samples,
       "samples waiting for commit; beyond: 503 + Retry-After", 1000, 1'000'000'000);
   num("ingest.max_future_s", T::kInt, "600", &S::ingest_max_future_s,
@@ -116,6 +124,29 @@ std::vector<SettingSpec> build_specs() {
   num("stream.max_pending_samples", T::kInt, "2000000", &S::stream_max_pending_samples,
       "committed samples waiting for the stream hub; beyond, they are not streamed (counted)", 1000,
       1'000'000'000);
+  text("auth.mode", T::kEnum, "required", &S::auth_mode,
+       "required: every /api/v1 route needs a token; disabled (loopback listen only): none do",
+       {"required", "disabled"});
+  num("auth.cache_ttl_ms", T::kDuration, "10s", &S::auth_cache_ttl_ms,
+      "a cached token is checked against the database again after this (revocations made "
+      "through this daemon apply at once, others within this or at the next NOTIFY)",
+      0, 3'600'000);
+  num("auth.cache_max_tokens", T::kInt, "10000", &S::auth_cache_max_tokens,
+      "tokens held in the cache", 16, 10'000'000);
+  num("rate_limit.per_token_rps", T::kInt, "1000", &S::rate_limit_per_token_rps,
+      "requests per second one token may make on average; beyond: 429 + Retry-After", 1,
+      100'000'000);
+  num("rate_limit.burst", T::kInt, "2000", &S::rate_limit_burst,
+      "requests one token may make at once above its rate", 1, 100'000'000);
+  num("rate_limit.per_token_samples_per_s", T::kInt, "10000000",
+      &S::rate_limit_per_token_samples_per_s,
+      "samples per second one token may write (a 1 s burst of this size is allowed)", 1,
+      1'000'000'000);
+  num("rate_limit.per_addr_rps", T::kInt, "100", &S::rate_limit_per_addr_rps,
+      "requests per second from one address without a valid token (burst: 2x)", 1, 100'000'000);
+  text("tls.cert_file", T::kString, "", &S::tls_cert_file,
+       "PEM certificate chain; with tls.key_file, serve HTTPS/WSS only (reloaded on SIGHUP)");
+  text("tls.key_file", T::kString, "", &S::tls_key_file, "PEM private key for tls.cert_file");
   return v;
 }
 
@@ -295,6 +326,28 @@ std::optional<int64_t> parse_size_bytes(std::string_view text) {
                           1);
 }
 
+namespace {
+
+// Rules between settings, checked once every source is applied.
+void check_combinations(const Settings& s) {
+  if (s.auth_mode == "disabled" && !is_loopback_listen(s.listen))
+    throw SettingsError(fmt::format(
+        "setting auth.mode: disabled is refused because listen ({}) is not a loopback address",
+        s.listen));
+  if (s.tls_cert_file.empty() != s.tls_key_file.empty())
+    throw SettingsError("settings tls.cert_file and tls.key_file: set both or neither");
+}
+
+}  // namespace
+
+bool is_loopback_listen(std::string_view listen) {
+  auto colon = listen.rfind(':');
+  std::string_view host = listen.substr(0, colon == std::string_view::npos ? 0 : colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  return host == "::1" || host == "localhost" || host.rfind("127.", 0) == 0;
+}
+
 Settings resolve_settings(const SettingsSources& src) {
   Settings out;
   for (const auto& s : setting_specs())
@@ -325,6 +378,7 @@ Settings resolve_settings(const SettingsSources& src) {
     if (!spec) throw SettingsError(fmt::format("setting {}: unknown setting", name));
     apply_text(out, *spec, value, "from flag " + flag_name(name));
   }
+  check_combinations(out);
   return out;
 }
 

@@ -57,6 +57,19 @@ struct Settings {
   int64_t stream_ping_interval_ms = 0;
   int64_t stream_max_snapshot_series = 0;
   int64_t stream_max_pending_samples = 0;
+  std::string auth_mode;  // "required" or "disabled"
+  int64_t auth_cache_ttl_ms = 0;
+  int64_t auth_cache_max_tokens = 0;
+  int64_t rate_limit_per_token_rps = 0;
+  int64_t rate_limit_burst = 0;
+  int64_t rate_limit_per_token_samples_per_s = 0;
+  int64_t rate_limit_per_addr_rps = 0;
+  int64_t http_max_connections_per_addr = 0;
+  int64_t http_max_url_bytes = 0;
+  int64_t http_max_header_count = 0;
+  std::string http_cors_origins;  // comma-separated origins, "*", or empty (none)
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 enum class SettingType { kString, kInt, kSize, kDuration, kEnum, kAddress };
@@ -101,6 +114,9 @@ std::string example_config();
 
 // The --help table of settings.
 std::string settings_help();
+
+// True when `listen` ("host:port") names a loopback address (127.0.0.0/8, ::1, localhost).
+bool is_loopback_listen(std::string_view listen);
 
 // Parsers shared with request handling ("7d", "16MiB"). nullopt when malformed.
 std::optional<int64_t> parse_duration_ms(std::string_view text);

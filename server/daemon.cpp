@@ -22,12 +22,16 @@
 #include "core/head.hpp"
 #include "core/rate_window.hpp"
 #include "core/version.hpp"
+#include "server/auth.hpp"
+#include "server/control_routes.hpp"
+#include "server/cors.hpp"
 #include "server/data_dir_lock.hpp"
 #include "server/http_server.hpp"
 #include "server/maintenance.hpp"
 #include "server/node_monitor.hpp"
 #include "server/nodes_routes.hpp"
 #include "server/routes.hpp"
+#include "server/storage_setup.hpp"
 #include "server/stream_context.hpp"
 #include "server/stream_hub.hpp"
 #include "storage/database.hpp"
@@ -43,51 +47,6 @@ using namespace std::chrono_literals;
 
 namespace metricsd::server {
 namespace {
-
-fs::path absolute_data_dir(const Settings& s) {
-  return fs::weakly_canonical(fs::absolute(s.data_dir));
-}
-
-storage::EmbeddedPostgres::Options embedded_options(const fs::path& data_dir) {
-  storage::EmbeddedPostgres::Options o;
-  o.data_dir = data_dir;
-  // Durable commits (fsync on, synchronous_commit on); room for write bursts.
-  o.settings = {"max_connections=100",
-                "shared_buffers=256MB",
-                "max_wal_size=4GB",
-                "checkpoint_timeout=15min",
-                "fsync=on",
-                "synchronous_commit=on"};
-  return o;
-}
-
-// Holds the pieces that exist before the io threads start, in start order.
-struct Storage {
-  std::optional<DataDirLock> lock;
-  std::optional<storage::EmbeddedPostgres> embedded;
-  std::string conninfo;
-};
-
-// Returns 0, or the exit code after logging why it failed.
-int open_storage(const Settings& s, Storage& st) {
-  fs::path dir = absolute_data_dir(s);
-  try {
-    st.lock.emplace(dir);
-    if (s.database_url.empty()) {
-      st.embedded.emplace(embedded_options(dir));
-      st.embedded->start();
-      st.conninfo = st.embedded->conninfo();
-      spdlog::info("embedded postgres running (pid {}), socket in {}", st.embedded->pid(),
-                   st.embedded->socket_dir().string());
-    } else {
-      st.conninfo = s.database_url;
-    }
-  } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
-    return 1;
-  }
-  return 0;
-}
 
 int thread_count(const Settings& s) {
   if (s.threads > 0) return static_cast<int>(s.threads);
@@ -150,8 +109,22 @@ int serve(const Settings& s) {
     ingest_rate.add(n, RateWindow::now_s());
     hub.publish(b);
   });
+  int threads = thread_count(s);
+  asio::io_context ioc(threads);
+  std::optional<CorsPolicy> cors;
+  try {
+    cors.emplace(s.http_cors_origins);
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  }
+  Authenticator auth(ioc, s, db, metrics);
+  if (!auth.enabled())
+    spdlog::warn("auth.mode=disabled: every request is served without a token (loopback only)");
   api::OpsHandlers ops(db, metrics);
   api::IngestHandlers ingest(s, db, registry, writer, metrics);
+  ingest.set_sample_admission(
+      [&auth](const api::Request& r, size_t n) { auth.charge_samples(r, n); });
   ingest.on_node_online(
       [&hub](const std::string& node, std::string_view from, int64_t last_seen_ms) {
         hub.publish_node(node, from, "online", last_seen_ms,
@@ -164,13 +137,13 @@ int serve(const Settings& s) {
   register_routes(router, handlers);
   api::NodesHandlers nodes(db, registry, head, ingest_rate, metrics);
   register_nodes_routes(router, nodes);
+  api::TokenHandlers tokens(db, [&auth](int64_t id) { auth.forget(id); });
+  api::CommandHandlers commands(db);
+  register_control_routes(router, tokens, commands);
 
-  int threads = thread_count(s);
-  asio::io_context ioc(threads);
-  // StreamContext::authorize (empty: allow all) is where an auth check refuses an upgrade
-  // before the handshake.
-  StreamContext stream_ctx{s, hub, stream_metrics, {}};
-  HttpServer server(ioc, s, router, metrics, &stream_ctx);
+  // /ws/metrics: the upgrade is authorized (role viewer) by `auth` before the handshake.
+  StreamContext stream_ctx{s, hub, stream_metrics};
+  HttpServer server(ioc, s, router, auth, *cors, metrics, &stream_ctx);
   try {
     server.listen();
   } catch (const std::exception& e) {
@@ -191,6 +164,7 @@ int serve(const Settings& s) {
   hub.start();
   monitor.start();
   maintenance.start();
+  auth.start();
   server.start();
   spdlog::info("listening on http://{} ({} io threads, data_dir {})", server.local_address(),
                threads, dir.string());
@@ -219,6 +193,7 @@ int serve(const Settings& s) {
     hub.close_all(1001, "shutdown");  // WebSocket clients: going away
     monitor.stop();
     maintenance.stop();
+    auth.stop();
     asio::co_spawn(
         ioc,
         [&]() -> asio::awaitable<void> {

@@ -23,13 +23,15 @@ namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
 struct HttpServer::Impl {
-  Impl(asio::io_context& io, const Settings& s, const Router& r, prom::Registry& m,
-       const StreamContext* stream)
+  Impl(asio::io_context& io, const Settings& s, const Router& r, Authenticator& auth,
+       const CorsPolicy& cors, prom::Registry& m, const StreamContext* stream)
       : ioc(io),
         settings(s),
         acceptor(asio::make_strand(io)),
         ctx{s,
             r,
+            auth,
+            cors,
             stopping,
             m.counter("metricsd_http_requests_total", "HTTP requests answered",
                       {"method", "route", "status"}),
@@ -43,9 +45,10 @@ struct HttpServer::Impl {
             stream},
         connections_total(
             m.counter("metricsd_http_connections_total", "Connections accepted").get()),
-        refused_total(m.counter("metricsd_http_connections_refused_total",
-                                "Connections refused because http.max_connections was reached")
-                          .get()) {
+        refused(m.counter("metricsd_http_connections_refused_total",
+                          "Connections refused at accept (http.max_connections or "
+                          "http.max_connections_per_addr reached)",
+                          {"limit"})) {
     m.gauge_fn("metricsd_http_connections", "Open HTTP connections",
                [this] { return static_cast<double>(active_connections()); });
   }
@@ -64,10 +67,11 @@ struct HttpServer::Impl {
   std::atomic<bool> stopping{false};
   SessionContext ctx;
   prom::Counter& connections_total;
-  prom::Counter& refused_total;
+  prom::Family<prom::Counter>& refused;
 
-  mutable std::mutex mu;  // guards sessions, next_id
+  mutable std::mutex mu;  // guards sessions, per_addr, next_id
   std::unordered_map<uint64_t, std::weak_ptr<SessionState>> sessions;
+  std::unordered_map<std::string, int64_t> per_addr;  // open connections by client address
   uint64_t next_id = 0;
 };
 
@@ -92,12 +96,23 @@ void HttpServer::Impl::spawn_session(tcp::socket socket) {
   connections_total.inc();
   beast::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
+  std::string addr;
+  {
+    auto ep = socket.remote_endpoint(ignored);
+    if (!ignored) addr = ep.address().to_string();
+  }
   auto state = std::make_shared<SessionState>(beast::tcp_stream(std::move(socket)));
   uint64_t id = 0;
   {
     std::lock_guard lock(mu);
-    if (sessions.size() >= static_cast<size_t>(settings.http_max_connections)) {
-      refused_total.inc();
+    const char* limit = nullptr;
+    if (sessions.size() >= static_cast<size_t>(settings.http_max_connections))
+      limit = "total";
+    else if (per_addr[addr] >= settings.http_max_connections_per_addr)
+      limit = "per_addr";
+    if (limit) {
+      refused.with({limit}).inc();
+      if (per_addr[addr] == 0) per_addr.erase(addr);
       // A short answer without reading the request, then close. Non-blocking: if the
       // socket cannot take it at once, the client just sees the close.
       static const std::string kBody =
@@ -113,9 +128,10 @@ void HttpServer::Impl::spawn_session(tcp::socket socket) {
     }
     id = ++next_id;
     sessions.emplace(id, state);
+    ++per_addr[addr];
   }
   auto ex = state->stream.get_executor();
-  asio::co_spawn(ex, run_session(state, ctx), [this, id](std::exception_ptr e) {
+  asio::co_spawn(ex, run_session(state, ctx), [this, id, addr](std::exception_ptr e) {
     if (e) {
       try {
         std::rethrow_exception(e);
@@ -126,12 +142,14 @@ void HttpServer::Impl::spawn_session(tcp::socket socket) {
     }
     std::lock_guard lock(mu);
     sessions.erase(id);
+    if (--per_addr[addr] <= 0) per_addr.erase(addr);
   });
 }
 
 HttpServer::HttpServer(asio::io_context& ioc, const Settings& settings, const Router& router,
-                       prom::Registry& metrics, const StreamContext* stream)
-    : impl_(std::make_unique<Impl>(ioc, settings, router, metrics, stream)) {}
+                       Authenticator& auth, const CorsPolicy& cors, prom::Registry& metrics,
+                       const StreamContext* stream)
+    : impl_(std::make_unique<Impl>(ioc, settings, router, auth, cors, metrics, stream)) {}
 
 HttpServer::~HttpServer() = default;
 

@@ -8,6 +8,8 @@
 
 #include "core/prom.hpp"
 #include "core/settings.hpp"
+#include "server/auth.hpp"
+#include "server/cors.hpp"
 #include "server/router.hpp"
 #include "server/stream_context.hpp"
 
@@ -17,7 +19,8 @@ class HttpServer {
  public:
   // `stream` (may be null: no /ws/metrics) must outlive the server.
   HttpServer(boost::asio::io_context& ioc, const Settings& settings, const Router& router,
-             prom::Registry& metrics, const StreamContext* stream = nullptr);
+             Authenticator& auth, const CorsPolicy& cors, prom::Registry& metrics,
+             const StreamContext* stream = nullptr);
   ~HttpServer();
 
   // Binds settings.listen; throws std::runtime_error saying why it cannot.

@@ -2,6 +2,7 @@
 #include "server/http_session.hpp"
 
 #include <spdlog/spdlog.h>
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -9,7 +10,10 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/url/parse.hpp>
 #include <chrono>
+#include <optional>
 
+#include "server/auth.hpp"
+#include "server/cors.hpp"
 #include "server/ws_session.hpp"
 #include "storage/storage_pool.hpp"
 
@@ -54,65 +58,60 @@ bool parse_target(api::Request& req, std::vector<std::string>& segments) {
   return true;
 }
 
-bool targets_stream(std::string_view target) {
-  constexpr std::string_view kPath = "/ws/metrics";
-  return target.starts_with(kPath) &&
-         (target.size() == kPath.size() || target[kPath.size()] == '?');
+// Turns a failure into the JSON error model (logging server-side failures once).
+api::Response error_from(std::exception_ptr ep, const api::Request& req,
+                         const SessionContext& ctx) {
+  try {
+    std::rethrow_exception(ep);
+  } catch (const api::ApiError& e) {
+    if (e.status() >= 500)
+      spdlog::warn("{} {}: {} {}", req.method, req.route, e.status(), e.what());
+    return api::error_response(e);
+  } catch (const storage::Unavailable& e) {
+    spdlog::warn("{} {}: database unavailable: {}", req.method, req.route, e.what());
+    return api::error_response(api::ApiError::unavailable(e.what(), 2));
+  } catch (const storage::Overloaded& e) {
+    spdlog::warn("{} {}: overloaded: {}", req.method, req.route, e.what());
+    return api::error_response(api::ApiError::unavailable(e.what(), 1));
+  } catch (const std::exception& e) {
+    ctx.internal_errors.inc();
+    spdlog::error("{} {}: internal error: {}", req.method, req.route, e.what());
+    return error(500, "internal error; the server log has the details");
+  }
 }
 
-// Checks an upgrade request to /ws/metrics. nullopt: go ahead (a stream slot is reserved);
-// otherwise the answer that refuses it.
-std::optional<api::Response> check_upgrade(api::Request& req,
-                                           const http::request<http::string_body>& msg,
-                                           const beast::flat_buffer& buffer,
-                                           const SessionContext& ctx) {
-  std::vector<std::string> segments;
-  if (!parse_target(req, segments))
-    return error(400, "malformed request target", {{{"field", "target"}}});
-  if (msg.method() != http::verb::get || !beast::websocket::is_upgrade(msg)) {
-    auto r = error(400, "/ws/metrics is a WebSocket endpoint: send GET with Upgrade: websocket");
-    r.headers.emplace_back("Upgrade", "websocket");
-    return r;
+// Everything decided from the request head, before its body is read: the target's
+// shape and size, routing, CORS preflight, authentication and authorization. Sets
+// *route when the request may go on; otherwise returns the answer.
+// The limits on the target's length and the number of header fields.
+std::optional<api::Response> check_head(const api::Request& req, const SessionContext& ctx) {
+  const auto& s = ctx.settings;
+  if (req.target.size() > static_cast<size_t>(s.http_max_url_bytes)) {
+    ctx.read_errors.with({"url_too_long"}).inc();
+    return error(414, "request target longer than http.max_url_bytes (" +
+                          std::to_string(s.http_max_url_bytes) + ")");
   }
-  if (buffer.size() > 0) return error(400, "data sent before the WebSocket handshake was answered");
-  const StreamContext& st = *ctx.stream;
-  if (st.authorize) {
-    if (auto refusal = st.authorize(req)) {
-      st.metrics.refused.with({std::string(api::error_code_for_status(refusal->status))}).inc();
-      return refusal;
-    }
-  }
-  if (ctx.stopping.load()) {
-    st.metrics.refused.with({"shutting_down"}).inc();
-    return api::error_response(api::ApiError::unavailable("the server is shutting down", 5));
-  }
-  if (!st.hub.try_reserve()) {
-    st.metrics.refused.with({"max_clients"}).inc();
-    spdlog::warn("{} /ws/metrics refused: stream.max_clients ({}) reached", req.remote_addr,
-                 st.settings.stream_max_clients);
-    return api::error_response(api::ApiError::unavailable(
-        "too many stream clients (stream.max_clients = " +
-            std::to_string(st.settings.stream_max_clients) + "); retry later",
-        5));
+  if (req.headers.size() > static_cast<size_t>(s.http_max_header_count)) {
+    ctx.read_errors.with({"too_many_headers"}).inc();
+    return error(431, "more than http.max_header_count (" +
+                          std::to_string(s.http_max_header_count) + ") header fields");
   }
   return std::nullopt;
 }
 
-// Runs the handler and turns every failure into the JSON error model.
-asio::awaitable<api::Response> dispatch(api::Request& req, const SessionContext& ctx,
-                                        std::string& route_label) {
+asio::awaitable<std::optional<api::Response>> admit(api::Request& req, const SessionContext& ctx,
+                                                    const Route*& route, std::string& route_label) {
+  if (auto refused = check_head(req, ctx)) co_return refused;
   std::vector<std::string> segments;
-  if (!parse_target(req, segments)) {
-    route_label = "unmatched";
+  if (!parse_target(req, segments))
     co_return error(400, "malformed request target", {{{"field", "target"}}});
+  if (CorsPolicy::is_preflight(req)) {
+    route_label = "preflight";
+    co_return ctx.cors.preflight(req);
   }
   RouteMatch m = ctx.router.match(req.method, segments);
-  if (m.kind == RouteMatch::Kind::kNotFound) {
-    route_label = "unmatched";
-    co_return error(404, "no such endpoint: " + req.path);
-  }
+  if (m.kind == RouteMatch::Kind::kNotFound) co_return error(404, "no such endpoint: " + req.path);
   if (m.kind == RouteMatch::Kind::kMethodNotAllowed) {
-    route_label = "unmatched";
     std::string allow;
     for (const auto& a : m.allowed)
       allow += (allow.empty() ? "" : ", ") + a;
@@ -124,26 +123,105 @@ asio::awaitable<api::Response> dispatch(api::Request& req, const SessionContext&
   route_label = m.route->pattern;
   req.route = m.route->pattern;
   req.path_params = std::move(m.params);
+  std::exception_ptr failed;
   try {
-    co_return co_await m.route->handler(req);
-  } catch (const api::ApiError& e) {
-    if (e.status() >= 500)
-      spdlog::warn("{} {}: {} {}", req.method, req.route, e.status(), e.what());
-    co_return api::error_response(e);
-  } catch (const storage::Unavailable& e) {
-    spdlog::warn("{} {}: database unavailable: {}", req.method, req.route, e.what());
-    co_return api::error_response(api::ApiError::unavailable(e.what(), 2));
-  } catch (const storage::Overloaded& e) {
-    spdlog::warn("{} {}: overloaded: {}", req.method, req.route, e.what());
-    co_return api::error_response(api::ApiError::unavailable(e.what(), 1));
-  } catch (const std::exception& e) {
-    ctx.internal_errors.inc();
-    spdlog::error("{} {}: internal error: {}", req.method, req.route, e.what());
-    co_return error(500, "internal error; the server log has the details");
+    co_await ctx.auth.authorize(req, m.route->access, /*allow_query_token=*/false);
+  } catch (...) {
+    failed = std::current_exception();
+  }
+  if (failed) {
+    auto r = error_from(failed, req, ctx);
+    if (r.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    co_return r;
+  }
+  route = m.route;
+  co_return std::nullopt;
+}
+
+bool targets_stream(std::string_view target) {
+  constexpr std::string_view kPath = "/ws/metrics";
+  return target.starts_with(kPath) &&
+         (target.size() == kPath.size() || target[kPath.size()] == '?');
+}
+
+// Everything decided before /ws/metrics is upgraded: the request's shape, authentication
+// (role viewer; the token may come as ?access_token=, since browsers cannot set headers),
+// shutdown and stream.max_clients. nullopt: go ahead, a stream slot is reserved; otherwise
+// the answer that refuses it.
+asio::awaitable<std::optional<api::Response>> admit_upgrade(
+    api::Request& req, const http::request<http::string_body>& head, const Parser& parser,
+    const beast::flat_buffer& buffer, const SessionContext& ctx) {
+  if (auto refused = check_head(req, ctx)) co_return refused;
+  std::vector<std::string> segments;
+  if (!parse_target(req, segments))
+    co_return error(400, "malformed request target", {{{"field", "target"}}});
+  req.route = "/ws/metrics";
+  if (head.method() != http::verb::get || !beast::websocket::is_upgrade(head)) {
+    auto r = error(400, "/ws/metrics is a WebSocket endpoint: send GET with Upgrade: websocket");
+    r.headers.emplace_back("Upgrade", "websocket");
+    co_return r;
+  }
+  if (!parser.is_done() || buffer.size() > 0)
+    co_return error(400, "data sent with or before the WebSocket handshake");
+  const StreamContext& st = *ctx.stream;
+  std::exception_ptr failed;
+  try {
+    co_await ctx.auth.authorize(req, Access::kViewer, /*allow_query_token=*/true);
+  } catch (...) {
+    failed = std::current_exception();
+  }
+  if (failed) {
+    auto r = error_from(failed, req, ctx);
+    st.metrics.refused.with({std::string(api::error_code_for_status(r.status))}).inc();
+    if (r.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    co_return r;
+  }
+  if (ctx.stopping.load()) {
+    st.metrics.refused.with({"shutting_down"}).inc();
+    co_return api::error_response(api::ApiError::unavailable("the server is shutting down", 5));
+  }
+  if (!st.hub.try_reserve()) {
+    st.metrics.refused.with({"max_clients"}).inc();
+    spdlog::warn("{} /ws/metrics refused: stream.max_clients ({}) reached", req.remote_addr,
+                 st.settings.stream_max_clients);
+    co_return api::error_response(api::ApiError::unavailable(
+        "too many stream clients (stream.max_clients = " +
+            std::to_string(st.settings.stream_max_clients) + "); retry later",
+        5));
+  }
+  co_return std::nullopt;
+}
+
+// Runs the handler and turns every failure into the JSON error model.
+asio::awaitable<api::Response> dispatch(const Route& route, api::Request& req,
+                                        const SessionContext& ctx) {
+  std::exception_ptr failed;
+  try {
+    co_return co_await route.handler(req);
+  } catch (...) {
+    failed = std::current_exception();
+  }
+  co_return error_from(failed, req, ctx);
+}
+
+// After answering a request whose body was not read: stop sending, then read and drop
+// what the client still sends (bounded), so closing does not reset the connection
+// before the client has read the answer.
+asio::awaitable<void> linger(beast::tcp_stream& stream) {
+  beast::error_code ignored;
+  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  stream.expires_after(1s);
+  std::array<char, 16384> sink;
+  size_t total = 0;
+  while (total < (size_t{1} << 20)) {
+    auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
+    if (ec) break;
+    total += n;
   }
 }
 
 HttpResponse to_beast(api::Response&& r, unsigned version, bool keep_alive, bool head) {
+  add_security_headers(r, /*tls=*/false);
   HttpResponse res{static_cast<http::status>(r.status), version};
   res.set(http::field::server, "metricsd");
   if (!r.content_type.empty()) res.set(http::field::content_type, r.content_type);
@@ -188,6 +266,7 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionState> state, const Ses
     api::Response res;
     bool close_after = false;
     api::Request req;
+    bool body_unread = false;
     std::string route_label = "unmatched";
     unsigned version = 11;
     if (hec) {
@@ -215,58 +294,75 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionState> state, const Ses
       req.method = std::string(h.method_string());
       req.target = std::string(h.target());
       req.remote_addr = remote;
-      {
-        if (beast::iequals(h[http::field::expect], "100-continue")) {
-          http::response<http::empty_body> cont{http::status::continue_, h.version()};
-          stream.expires_after(std::chrono::milliseconds(s.http_body_timeout_ms));
-          auto [cec, cn] = co_await http::async_write(stream, cont, kTuple);
-          if (cec) break;
+      for (const auto& f : h) {
+        std::string name(f.name_string());
+        for (char& c : name)
+          c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        req.headers.emplace_back(std::move(name), std::string(f.value()));
+      }
+      if (ctx.stream && targets_stream(req.target)) {
+        route_label = "/ws/metrics";
+        auto refused = co_await admit_upgrade(req, h, parser, buffer, ctx);
+        if (!refused) {
+          double secs =
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+          ctx.requests.with({"GET", route_label, "101"}).inc();
+          ctx.durations.with({route_label}).observe(secs);
+          spdlog::info("{} GET /ws/metrics route=/ws/metrics 101 upgrade", remote);
+          state->upgraded = true;
+          state->idle = false;
+          co_await run_ws_session(std::move(stream), parser.release(), *ctx.stream, remote);
+          co_return;  // the WebSocket session owned the connection and closed it
         }
-        stream.expires_after(std::chrono::milliseconds(s.http_body_timeout_ms));
-        auto [bec, bn] = co_await http::async_read(stream, buffer, parser, kTuple);
-        if (bec == http::error::body_limit) {
-          ctx.read_errors.with({"body_too_large"}).inc();
-          res = error(413, "request body exceeds http.max_body_bytes (" +
-                               std::to_string(s.http_max_body_bytes) + ")");
+        res = std::move(*refused);
+        if (!parser.is_done()) {  // a body on an upgrade request stays unread
           close_after = true;
-        } else if (bec == beast::error::timeout) {
-          ctx.read_errors.with({"body_timeout"}).inc();  // socket already closed
-          break;
-        } else if (bec) {
-          ctx.read_errors.with({"bad_request"}).inc();
-          if (bec == http::error::partial_message || bec == http::error::end_of_stream) break;
-          res = error(400, "malformed HTTP request body: " + bec.message());
-          close_after = true;
+          body_unread = true;
         } else {
-          auto msg = parser.release();
-          for (const auto& f : msg) {
-            std::string name(f.name_string());
-            for (char& c : name)
-              c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-            req.headers.emplace_back(std::move(name), std::string(f.value()));
-          }
-          close_after = !msg.keep_alive();
-          if (ctx.stream && targets_stream(req.target)) {
-            route_label = "/ws/metrics";
-            auto refusal = check_upgrade(req, msg, buffer, ctx);
-            if (!refusal) {
-              double secs =
-                  std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-              ctx.requests.with({"GET", route_label, "101"}).inc();
-              ctx.durations.with({route_label}).observe(secs);
-              spdlog::info("{} GET /ws/metrics route=/ws/metrics 101 upgrade", remote);
-              state->upgraded = true;
-              state->idle = false;
-              co_await run_ws_session(std::move(stream), std::move(msg), *ctx.stream, remote);
-              co_return;  // the WebSocket session owned the connection and closed it
-            }
-            res = std::move(*refusal);
+          close_after = !h.keep_alive();
+        }
+      } else {
+        const Route* route = nullptr;
+        auto refused = co_await admit(req, ctx, route, route_label);
+        if (refused) {
+          res = std::move(*refused);
+          if (!parser.is_done()) {  // the body stays unread: answer, then close
+            close_after = true;
+            body_unread = true;
           } else {
+            close_after = !h.keep_alive();
+          }
+        } else {
+          if (beast::iequals(h[http::field::expect], "100-continue")) {
+            http::response<http::empty_body> cont{http::status::continue_, h.version()};
+            stream.expires_after(std::chrono::milliseconds(s.http_body_timeout_ms));
+            auto [cec, cn] = co_await http::async_write(stream, cont, kTuple);
+            if (cec) break;
+          }
+          stream.expires_after(std::chrono::milliseconds(s.http_body_timeout_ms));
+          auto [bec, bn] = co_await http::async_read(stream, buffer, parser, kTuple);
+          if (bec == http::error::body_limit) {
+            ctx.read_errors.with({"body_too_large"}).inc();
+            res = error(413, "request body exceeds http.max_body_bytes (" +
+                                 std::to_string(s.http_max_body_bytes) + ")");
+            close_after = true;
+          } else if (bec == beast::error::timeout) {
+            ctx.read_errors.with({"body_timeout"}).inc();  // socket already closed
+            break;
+          } else if (bec) {
+            ctx.read_errors.with({"bad_request"}).inc();
+            if (bec == http::error::partial_message || bec == http::error::end_of_stream) break;
+            res = error(400, "malformed HTTP request body: " + bec.message());
+            close_after = true;
+          } else {
+            auto msg = parser.release();
             req.body = std::move(msg.body());
-            res = co_await dispatch(req, ctx, route_label);
+            close_after = !msg.keep_alive();
+            res = co_await dispatch(*route, req, ctx);
           }
         }
       }
+      ctx.cors.apply(req, res);
     }
     bool keep_alive = !close_after && !ctx.stopping.load();
     auto out = to_beast(std::move(res), version, keep_alive, req.method == "HEAD");
@@ -281,6 +377,7 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionState> state, const Ses
     spdlog::info("{} {} {} route={} {} {}B {}us{}", remote, req.method.empty() ? "-" : req.method,
                  req.path.empty() ? "-" : req.path, route_label, status, bytes,
                  static_cast<long long>(secs * 1e6), wec ? " (write failed)" : "");
+    if (!wec && body_unread) co_await linger(stream);
     if (wec || !keep_alive) break;
   }
   beast::error_code ignored;

@@ -17,10 +17,15 @@
 
 namespace metricsd::server {
 
+class Authenticator;
+class CorsPolicy;
+
 // What every session shares; owned by HttpServer, outlives every session.
 struct SessionContext {
   const Settings& settings;
   const Router& router;
+  Authenticator& auth;
+  const CorsPolicy& cors;
   std::atomic<bool>& stopping;  // set on shutdown: finish the current request, then close
   prom::Family<prom::Counter>& requests;
   prom::Family<prom::Histogram>& durations;

@@ -10,6 +10,7 @@
 #include "core/version.hpp"
 #include "server/daemon.hpp"
 #include "server/logging.hpp"
+#include "server/token_command.hpp"
 
 extern char** environ;
 
@@ -31,6 +32,8 @@ metricsd::Settings load(const metricsd::CommandLine& cli) {
   for (char** e = environ; *e; ++e) {
     std::string kv = *e;
     if (kv.rfind("METRICSD_", 0) != 0) continue;
+    // The node agent's variables may share an environment with the daemon.
+    if (kv.rfind("METRICSD_TOKEN=", 0) == 0 || kv.rfind("METRICSD_AGENT_", 0) == 0) continue;
     auto eq = kv.find('=');
     src.env.emplace_back(kv.substr(0, eq), eq == std::string::npos ? "" : kv.substr(eq + 1));
   }
@@ -65,5 +68,6 @@ int main(int argc, char** argv) {
   }
   metricsd::server::setup_logging(settings.log_level, settings.log_format);
   if (cli.command == "migrate") return metricsd::server::migrate(settings);
+  if (cli.command == "token") return metricsd::server::token_command(settings, cli);
   return metricsd::server::serve(settings);
 }

@@ -44,7 +44,7 @@ std::vector<std::string> split_path(std::string_view path) {
   return out;
 }
 
-void Router::add(std::string method, std::string pattern, Handler handler) {
+void Router::add(std::string method, std::string pattern, Access access, Handler handler) {
   if (pattern.empty() || pattern.front() != '/')
     throw std::invalid_argument("route pattern must start with /: " + pattern);
   auto segments = split_path(pattern);
@@ -52,7 +52,7 @@ void Router::add(std::string method, std::string pattern, Handler handler) {
     if (r.method == method && r.segments == segments)
       throw std::invalid_argument("duplicate route " + method + " " + pattern);
   routes_.push_back(
-      {std::move(method), std::move(pattern), std::move(segments), std::move(handler)});
+      {std::move(method), std::move(pattern), std::move(segments), access, std::move(handler)});
 }
 
 RouteMatch Router::match(std::string_view method, std::span<const std::string> segments) const {

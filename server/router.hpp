@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "api/http_types.hpp"
+#include "core/roles.hpp"
 
 namespace metricsd::server {
 
@@ -21,6 +22,7 @@ struct Route {
   std::string method;
   std::string pattern;                // "/api/v1/nodes/{node_id}"
   std::vector<std::string> segments;  // "api", "v1", "nodes", "{node_id}"
+  Access access = Access::kAdmin;     // who may call it; enforced before the body is read
   Handler handler;
 };
 
@@ -34,8 +36,9 @@ struct RouteMatch {
 
 class Router {
  public:
-  // Throws std::invalid_argument on a malformed pattern or a duplicate route.
-  void add(std::string method, std::string pattern, Handler handler);
+  // Throws std::invalid_argument on a malformed pattern or a duplicate route. Every
+  // route states its access: there is no default.
+  void add(std::string method, std::string pattern, Access access, Handler handler);
   // `segments` are the decoded path segments ("/a/b" -> {"a","b"}).
   RouteMatch match(std::string_view method, std::span<const std::string> segments) const;
   const std::vector<Route>& routes() const { return routes_; }

@@ -101,6 +101,10 @@ template <class Fn>
 auto StoragePool::run(Fn fn)
     -> boost::asio::awaitable<std::invoke_result_t<Fn&, pqxx::connection&>> {
   namespace asio = boost::asio;
+  // GCC 12 destroys a co_await temporary with a non-trivial destructor twice (a double
+  // free): the lambda must capture by reference only.
+  static_assert(std::is_trivially_destructible_v<Fn>,
+                "StoragePool::run: capture by reference only (see the comment above)");
   using R = std::invoke_result_t<Fn&, pqxx::connection&>;
   using Value = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
   auto ex = co_await asio::this_coro::executor;

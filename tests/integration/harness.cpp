@@ -10,6 +10,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <regex>
 #include <sstream>
@@ -26,6 +27,27 @@ namespace fs = std::filesystem;
 using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 
+namespace {
+
+std::mutex g_daemons_mu;
+std::map<int, fs::path> g_daemon_dirs;  // port -> data dir of a running test daemon
+
+}  // namespace
+
+std::string admin_token(int port) {
+  fs::path dir;
+  {
+    std::lock_guard lock(g_daemons_mu);
+    auto it = g_daemon_dirs.find(port);
+    if (it == g_daemon_dirs.end()) return "";
+    dir = it->second;
+  }
+  std::ifstream f(dir / "admin.token");
+  std::string token;
+  std::getline(f, token);
+  return token;
+}
+
 HttpResult http_request(int port, const std::string& method, const std::string& target,
                         const std::string& body,
                         const std::vector<std::pair<std::string, std::string>>& headers) {
@@ -36,8 +58,16 @@ HttpResult http_request(int port, const std::string& method, const std::string& 
   http::request<http::string_body> req{http::string_to_verb(method), target, 11};
   if (req.method() == http::verb::unknown) req.method_string(method);
   req.set(http::field::host, "127.0.0.1");
-  for (const auto& [k, v] : headers)
+  bool auth_given = false;
+  for (const auto& [k, v] : headers) {
+    if (beast::iequals(k, "authorization")) {
+      auth_given = true;
+      if (v.empty()) continue;  // explicitly none
+    }
     req.set(k, v);
+  }
+  if (!auth_given)
+    if (auto t = admin_token(port); !t.empty()) req.set(http::field::authorization, "Bearer " + t);
   req.body() = body;
   if (!body.empty() || method == "POST" || method == "PUT") req.prepare_payload();
   http::write(stream, req);
@@ -95,7 +125,9 @@ namespace {
 
 pid_t spawn(const std::vector<std::string>& args, const fs::path& log,
             const std::vector<std::pair<std::string, std::string>>& env) {
-  std::vector<std::string> full = {METRICSD_BINARY};
+  // TEST_METRICSD_BINARY runs the suite against another build (e.g. a sanitizer one).
+  const char* other = std::getenv("TEST_METRICSD_BINARY");
+  std::vector<std::string> full = {other && *other ? other : METRICSD_BINARY};
   full.insert(full.end(), args.begin(), args.end());
   pid_t pid = fork();
   if (pid == 0) {
@@ -138,6 +170,10 @@ Daemon::Daemon(fs::path data_dir, std::vector<std::string> args,
 }
 
 Daemon::~Daemon() {
+  if (port_ != 0) {
+    std::lock_guard lock(g_daemons_mu);
+    g_daemon_dirs.erase(port_);
+  }
   if (pid_ > 0) {
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
@@ -154,6 +190,8 @@ bool Daemon::wait_listening(std::chrono::milliseconds timeout) {
     std::string text = slurp(log_path_);
     if (std::regex_search(text, m, re)) {
       port_ = std::stoi(m[1]);
+      std::lock_guard lock(g_daemons_mu);
+      g_daemon_dirs[port_] = data_dir_;
       return true;
     }
     int status = 0;

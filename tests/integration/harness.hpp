@@ -23,7 +23,11 @@ struct HttpResult {
   }
 };
 
-// One request on a new connection.
+// The first-start admin token of the test daemon listening on `port` ("" if none).
+std::string admin_token(int port);
+
+// One request on a new connection. Unless `headers` name Authorization, it carries the
+// admin token of the daemon on `port`; an empty Authorization value sends none.
 HttpResult http_request(int port, const std::string& method, const std::string& target,
                         const std::string& body = "",
                         const std::vector<std::pair<std::string, std::string>>& headers = {});

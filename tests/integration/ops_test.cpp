@@ -79,7 +79,9 @@ TEST_F(Ops, OversizedChunkedBodyIs413) {
   std::string chunk(3000, 'y');
   char len[16];
   std::snprintf(len, sizeof len, "%zx", chunk.size());
-  std::string req = "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  // Bodies are read only for a route that exists and a token that may use it.
+  std::string req = "POST /api/v1/metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                    admin_token(port()) + "\r\nTransfer-Encoding: chunked\r\n\r\n";
   req += std::string(len) + "\r\n" + chunk + "\r\n" + std::string(len) + "\r\n" + chunk +
          "\r\n0\r\n\r\n";
   std::string out = raw_exchange(port(), req);
@@ -129,9 +131,11 @@ TEST_F(Ops, SlowHeadersAreCutOffAtTheHeaderTimeout) {
 
 TEST_F(Ops, SlowBodyIsCutOffAtTheBodyTimeout) {
   auto t0 = std::chrono::steady_clock::now();
-  std::string out = raw_exchange(
-      port(), "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"a\":",
-      std::chrono::seconds(5));
+  std::string out =
+      raw_exchange(port(),
+                   "POST /api/v1/metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                       admin_token(port()) + "\r\nContent-Length: 100\r\n\r\n{\"a\":",
+                   std::chrono::seconds(5));
   EXPECT_EQ(out, "");
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
   auto m = http_request(port(), "GET", "/metrics");

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <future>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "stream_support.hpp"
@@ -94,10 +95,15 @@ TEST_F(StreamBrowserTest, PageShowsSnapshotAndLiveValues) {
   std::string chromium = find_chromium();
   if (chromium.empty()) GTEST_SKIP() << "chromium is not installed (scripts/deps.sh installs it)";
   ASSERT_EQ(post_metrics("browser-1", {{"browsert.snap", 1}}).status, 200);
+  auto created =
+      http_request(port(), "POST", "/api/v1/tokens", R"({"name":"browser","role":"viewer"})",
+                   {{"Content-Type", "application/json"}});
+  ASSERT_EQ(created.status, 201) << created.body;
+  std::string token = nlohmann::json::parse(created.body)["token"];
   HoldServer hold;
   std::string url = std::string("file://") + METRICSD_SOURCE_DIR +
                     "/tests/browser/stream_page.html?port=" + std::to_string(port()) +
-                    "&category=browsert&token=t0ken&hold=" + std::to_string(hold.port());
+                    "&category=browsert&token=" + token + "&hold=" + std::to_string(hold.port());
   std::string cmd = chromium +
                     " --headless --no-sandbox --disable-gpu --timeout=60000 --dump-dom '" + url +
                     "' 2>/dev/null";
@@ -124,7 +130,7 @@ TEST_F(StreamBrowserTest, PageShowsSnapshotAndLiveValues) {
   EXPECT_NE(html.find("snapshot browser-1 browsert.snap=1"), std::string::npos) << html;
   EXPECT_NE(html.find("live browser-1 browsert.live=42.5"), std::string::npos) << html;
   // The token travelled in the query string, which is never logged.
-  EXPECT_EQ(daemon_->log().find("t0ken"), std::string::npos);
+  EXPECT_EQ(daemon_->log().find(token), std::string::npos);
 }
 
 }  // namespace

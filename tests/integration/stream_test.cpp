@@ -243,6 +243,44 @@ TEST_F(StreamTest, ClientLimitAnswers503BeforeTheUpgrade) {
   EXPECT_EQ(daemon_->log().find("secret"), std::string::npos);
 }
 
+// A token of role viewer or higher, in the header or (for browsers) in ?access_token=;
+// anything else is refused with an HTTP error before the upgrade.
+TEST_F(StreamTest, UpgradeNeedsAViewerToken) {
+  auto token = [](const std::string& role) {
+    json body = {{"name", "stream-" + role}, {"role", role}};
+    if (role == "agent") body["node"] = "auth-node";
+    auto r = http_request(port(), "POST", "/api/v1/tokens", body.dump(),
+                          {{"Content-Type", "application/json"}});
+    EXPECT_EQ(r.status, 201) << r.body;
+    return json::parse(r.body, nullptr, false).value("token", "");
+  };
+  std::string viewer = token("viewer"), agent = token("agent");
+  auto none = try_upgrade(port(), "/ws/metrics", {{"Authorization", ""}});
+  EXPECT_EQ(none.status, 401) << none.body;
+  EXPECT_EQ(json::parse(none.body)["error"]["code"], "unauthenticated");
+  EXPECT_EQ(none.header("www-authenticate"), "Bearer");
+  auto unknown =
+      try_upgrade(port(), "/ws/metrics?access_token=mtd_nosuchtoken", {{"Authorization", ""}});
+  EXPECT_EQ(unknown.status, 401) << unknown.body;
+  auto weak = try_upgrade(port(), "/ws/metrics?access_token=" + agent, {{"Authorization", ""}});
+  EXPECT_EQ(weak.status, 403) << weak.body;
+  EXPECT_EQ(json::parse(weak.body)["error"]["code"], "permission_denied");
+  auto weak_header = try_upgrade(port(), "/ws/metrics", {{"Authorization", "Bearer " + agent}});
+  EXPECT_EQ(weak_header.status, 403) << weak_header.body;
+  EXPECT_GE(metric_value(port(), "metricsd_stream_refused_total{reason=\"unauthenticated\"}", 0),
+            2);
+  EXPECT_GE(metric_value(port(), "metricsd_stream_refused_total{reason=\"permission_denied\"}", 0),
+            2);
+  // A viewer streams, with the token in the query string as a browser sends it...
+  WsClient by_query(port(), {.target = "/ws/metrics?access_token=" + viewer});
+  subscribe(by_query, {{"op", "subscribe"}, {"id", 1}, {"channels", {"metrics:autht"}}});
+  // ... or in the header.
+  EXPECT_NO_THROW(WsClient(port(), {.headers = {{"Authorization", "Bearer " + viewer}}}));
+  // The query string (it carries the token) never reaches the log.
+  EXPECT_EQ(daemon_->log().find(viewer), std::string::npos);
+  EXPECT_EQ(daemon_->log().find(agent), std::string::npos);
+}
+
 TEST_F(StreamTest, CountersAppearInMetrics) {
   {
     WsClient c(port());

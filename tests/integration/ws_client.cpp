@@ -71,6 +71,12 @@ WsClient::WsClient(int port, WsOptions o) : impl_(std::make_unique<Impl>()) {
     ws.set_option(pmd);
   }
   auto headers = o.headers;
+  bool auth_given = o.target.find("access_token=") != std::string::npos;
+  for (const auto& [k, v] : headers)
+    auth_given |= beast::iequals(k, "authorization");
+  if (!auth_given)
+    if (auto t = admin_token(port); !t.empty())
+      headers.emplace_back("Authorization", "Bearer " + t);
   ws.set_option(websocket::stream_base::decorator([headers](websocket::request_type& req) {
     for (const auto& [k, v] : headers)
       req.set(k, v);

@@ -25,6 +25,8 @@ struct WsOptions {
   bool deflate = false;    // offer permessage-deflate
   bool read = true;        // false: do not read until start_reading()
   int receive_buffer = 0;  // SO_RCVBUF before connecting (small = stalls sooner); 0 = default
+  // Unless `headers` name Authorization or the target carries ?access_token=, the test
+  // daemon's admin token goes in Authorization: Bearer.
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
@@ -68,7 +70,8 @@ class WsClient {
 };
 
 // Sends an upgrade request to `target` and returns the HTTP answer (101 when accepted; the
-// connection is then closed).
+// connection is then closed). Authorization as for http_request (the admin token unless
+// `headers` name one; an empty value sends none).
 HttpResult try_upgrade(int port, const std::string& target = "/ws/metrics",
                        const std::vector<std::pair<std::string, std::string>>& headers = {});
 

@@ -12,14 +12,14 @@ boost::asio::awaitable<api::Response> noop(api::Request&) {
 
 Router make() {
   Router r;
-  r.add("GET", "/api/v1/nodes", noop);
-  r.add("GET", "/api/v1/nodes/{node_id}", noop);
-  r.add("POST", "/api/v1/nodes/{node_id}/heartbeat", noop);
-  r.add("GET", "/api/v1/metrics/{category}", noop);
-  r.add("POST", "/api/v1/metrics", noop);
-  r.add("GET", "/api/v1/metrics/history/{category}/{timeframe}", noop);
-  r.add("GET", "/api/v1/nodes/summary", noop);
-  r.add("DELETE", "/api/v1/nodes/{node_id}", noop);
+  r.add("GET", "/api/v1/nodes", Access::kViewer, noop);
+  r.add("GET", "/api/v1/nodes/{node_id}", Access::kViewer, noop);
+  r.add("POST", "/api/v1/nodes/{node_id}/heartbeat", Access::kViewer, noop);
+  r.add("GET", "/api/v1/metrics/{category}", Access::kViewer, noop);
+  r.add("POST", "/api/v1/metrics", Access::kViewer, noop);
+  r.add("GET", "/api/v1/metrics/history/{category}/{timeframe}", Access::kViewer, noop);
+  r.add("GET", "/api/v1/nodes/summary", Access::kViewer, noop);
+  r.add("DELETE", "/api/v1/nodes/{node_id}", Access::kViewer, noop);
   return r;
 }
 
@@ -84,9 +84,9 @@ TEST(Router, HeadIsServedByGet) {
 
 TEST(Router, DuplicateRouteIsRejected) {
   Router r;
-  r.add("GET", "/x/{a}", noop);
-  EXPECT_THROW(r.add("GET", "/x/{a}", noop), std::invalid_argument);
-  EXPECT_THROW(r.add("GET", "x", noop), std::invalid_argument);
+  r.add("GET", "/x/{a}", Access::kViewer, noop);
+  EXPECT_THROW(r.add("GET", "/x/{a}", Access::kViewer, noop), std::invalid_argument);
+  EXPECT_THROW(r.add("GET", "x", Access::kViewer, noop), std::invalid_argument);
 }
 
 }  // namespace

@@ -1,0 +1,13 @@
+// The control routes: tokens and audit (admin), commands (operator; the node's agent
+// reads and acknowledges its own).
+#pragma once
+
+#include "api/command_handlers.hpp"
+#include "api/token_handlers.hpp"
+#include "server/router.hpp"
+
+namespace metricsd::server {
+
+void register_control_routes(Router& r, api::TokenHandlers& tokens, api::CommandHandlers& commands);
+
+}  // namespace metricsd::server

@@ -1,0 +1,47 @@
+// Storage opening; see storage_setup.hpp.
+#include "server/storage_setup.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace fs = std::filesystem;
+
+namespace metricsd::server {
+
+fs::path absolute_data_dir(const Settings& s) {
+  return fs::weakly_canonical(fs::absolute(s.data_dir));
+}
+
+storage::EmbeddedPostgres::Options embedded_options(const fs::path& data_dir) {
+  storage::EmbeddedPostgres::Options o;
+  o.data_dir = data_dir;
+  // Durable commits (fsync on, synchronous_commit on); room for write bursts.
+  o.settings = {"max_connections=100",
+                "shared_buffers=256MB",
+                "max_wal_size=4GB",
+                "checkpoint_timeout=15min",
+                "fsync=on",
+                "synchronous_commit=on"};
+  return o;
+}
+
+int open_storage(const Settings& s, Storage& st) {
+  fs::path dir = absolute_data_dir(s);
+  try {
+    st.lock.emplace(dir);
+    if (s.database_url.empty()) {
+      st.embedded.emplace(embedded_options(dir));
+      st.embedded->start();
+      st.conninfo = st.embedded->conninfo();
+      spdlog::info("embedded postgres running (pid {}), socket in {}", st.embedded->pid(),
+                   st.embedded->socket_dir().string());
+    } else {
+      st.conninfo = s.database_url;
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace metricsd::server

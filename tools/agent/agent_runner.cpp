@@ -1,0 +1,181 @@
+// The agent's threads and its collection loop (see agent_runner.hpp).
+#include "tools/agent/agent_runner.hpp"
+
+#include <signal.h>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <memory>
+#include <thread>
+
+#include "tools/agent/command_runner.hpp"
+#include "tools/agent/lp_forward.hpp"
+#include "tools/agent/lp_listener.hpp"
+#include "tools/agent/outbox.hpp"
+#include "tools/agent/sender.hpp"
+#include "tools/agent/system_collector.hpp"
+
+namespace metricsd::tools {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+milliseconds seconds_ms(double s) {
+  return milliseconds(static_cast<int64_t>(s * 1000));
+}
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+double mono_s() {
+  return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
+}
+
+// Measures the machine and runs --exec each interval. Logs a failure when it starts or
+// changes, not on every interval.
+class CollectionLoop {
+ public:
+  CollectionLoop(const AgentOptions& o, Outbox& outbox) : options_(o), outbox_(outbox) {
+    CollectorConfig config;
+    config.proc_root = o.proc_root;
+    config.sys_root = o.sys_root;
+    config.per_core = o.per_core;
+    config.nvidia_smi = find_on_path("nvidia-smi");
+    config.gpu_timeout =
+        std::clamp(seconds_ms(o.interval_s), milliseconds(1000), milliseconds(5000));
+    if (!config.nvidia_smi.empty()) spdlog::info("GPUs from {}", config.nvidia_smi);
+    collector_ = std::make_unique<SystemCollector>(std::move(config));
+  }
+
+  void collect_once() {
+    Collection c = collector_->collect(wall_ms(), mono_s());
+    report("nvidia-smi", c.gpu_error, gpu_error_);
+    // Logged when the count changes, not every interval.
+    if (c.gpu_garbage_lines != gpu_garbage_lines_ && c.gpu_garbage_lines > 0)
+      spdlog::warn("nvidia-smi printed {} lines that are not GPU rows; skipped",
+                   c.gpu_garbage_lines);
+    gpu_garbage_lines_ = c.gpu_garbage_lines;
+    const int64_t ts_ns = c.ts_ms * 1000000;
+    outbox_.add_collection(std::move(c));
+    if (!options_.exec.empty()) run_exec(ts_ns);
+  }
+
+  // Primes the rate counters without sending (for --once).
+  void prime() { collector_->collect(wall_ms(), mono_s()); }
+
+  void run() {
+    auto next = Clock::now();
+    while (outbox_.sleep_until(next)) {
+      collect_once();
+      next += seconds_ms(options_.interval_s);
+      if (next < Clock::now()) next = Clock::now();  // fell behind: do not burst
+    }
+  }
+
+ private:
+  void run_exec(int64_t ts_ns) {
+    CommandSpec spec;
+    spec.argv = {"/bin/sh", "-c", options_.exec};
+    spec.timeout = seconds_ms(options_.exec_timeout_s);
+    spec.max_output_bytes = 4 << 20;
+    auto r = run_command(spec);
+    std::string error =
+        !r.started         ? r.error
+        : r.timed_out      ? "timed out after " + std::to_string(options_.exec_timeout_s) + " s"
+        : r.exit_code != 0 ? "exit code " + std::to_string(r.exit_code) + ": " + r.err
+                           : "";
+    report("--exec", error, exec_error_);
+    if (r.out_truncated) spdlog::warn("--exec printed more than 4 MiB; the rest was dropped");
+    std::vector<std::string> lines;
+    size_t garbage = 0;
+    std::string first_why;
+    std::string_view out(r.out);
+    while (!out.empty()) {
+      auto nl = out.find('\n');
+      auto p = prepare_lp_line(out.substr(0, nl), options_.node, ts_ns);
+      if (p.kind == LpLineKind::kLine) lines.push_back(std::move(p.line));
+      if (p.kind == LpLineKind::kGarbage && garbage++ == 0) first_why = p.why;
+      if (nl == std::string_view::npos) break;
+      out.remove_prefix(nl + 1);
+    }
+    if (garbage > 0 && garbage != exec_garbage_lines_)  // logged when it changes
+      spdlog::warn("--exec printed {} malformed line-protocol lines (first: {}); skipped", garbage,
+                   first_why);
+    exec_garbage_lines_ = garbage;
+    outbox_.add_lines(std::move(lines));
+  }
+
+  static void report(const char* what, const std::string& error, std::string& last) {
+    if (error == last) return;
+    if (error.empty())
+      spdlog::info("{} works again", what);
+    else
+      spdlog::warn("{} failed: {}", what, error);
+    last = error;
+  }
+
+  const AgentOptions& options_;
+  Outbox& outbox_;
+  std::unique_ptr<SystemCollector> collector_;
+  std::string gpu_error_, exec_error_;
+  size_t gpu_garbage_lines_ = 0, exec_garbage_lines_ = 0;
+};
+
+// Waits for SIGTERM/SIGINT (blocked in every thread) or for the outbox to be stopped by
+// the sender (token refused).
+void wait_for_stop(Outbox& outbox) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  const timespec tick{0, 200 * 1000 * 1000};
+  while (!outbox.stopping()) {
+    int sig = ::sigtimedwait(&set, nullptr, &tick);
+    if (sig == SIGTERM || sig == SIGINT) {
+      spdlog::info("{}: last flush, then exit", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      outbox.request_stop();
+    }
+  }
+}
+
+}  // namespace
+
+int run_agent(const AgentOptions& options, const std::string& token) {
+  Outbox outbox(options.buffer_samples);
+  CollectionLoop loop(options, outbox);
+  Sender sender(options, outbox, token);
+  std::unique_ptr<LpListener> listener;
+  if (!options.listen_lp.empty()) {
+    listener = std::make_unique<LpListener>(options.listen_lp, options.node, outbox);
+    listener->start();
+  }
+  spdlog::info("metricsd-agent: node {} type {} every {} s to {}", options.node, options.type,
+               options.interval_s, options.server);
+
+  if (options.once) {
+    loop.prime();
+    std::this_thread::sleep_for(std::min(seconds_ms(options.interval_s), milliseconds(1000)));
+    loop.collect_once();
+    const bool delivered = sender.flush(Clock::now() + seconds_ms(options.flush_timeout_s));
+    if (listener) listener->stop();
+    if (sender.auth_failed()) return kExitAuth;
+    return delivered ? kExitOk : kExitFailure;
+  }
+
+  int code = kExitOk;
+  std::thread send_thread([&] { code = sender.run(); });
+  std::thread collect_thread([&] { loop.run(); });
+  wait_for_stop(outbox);
+  collect_thread.join();
+  if (listener) listener->stop();
+  send_thread.join();
+  spdlog::info("metricsd-agent stopped");
+  return code;
+}
+
+}  // namespace metricsd::tools
