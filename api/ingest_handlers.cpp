@@ -275,8 +275,11 @@ boost::asio::awaitable<Response> IngestHandlers::heartbeat(Request& req) {
                                   doc.contains("state") ? std::optional(state) : std::nullopt,
                                   doc.contains("info") ? std::optional(info) : std::nullopt,
                                   interval};
+  std::string previous;
   auto pending = co_await db_.pool().run(
-      [&](pqxx::connection& c) { return storage::record_heartbeat(c, update); });
+      [&](pqxx::connection& c) { return storage::record_heartbeat(c, update, &previous); });
+  if (previous != "online" && node_online_)
+    node_online_(node, previous.empty() ? "new" : previous, now);
   for (const auto& cmd : pending)
     commands.push_back({{"id", cmd.id},
                         {"type", cmd.type},

@@ -6,6 +6,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <functional>
+#include <string_view>
 
 #include "api/http_types.hpp"
 #include "api/ingest_decode.hpp"
@@ -27,6 +28,11 @@ class IngestHandlers {
   boost::asio::awaitable<Response> write_line_protocol(Request& req);
   boost::asio::awaitable<Response> heartbeat(Request& req);
 
+  // Called (on an io thread) when a heartbeat brings a node online: `from` is its status
+  // before, or "new" for a node seen for the first time. The stream hub's hook.
+  using NodeOnlineHook =
+      std::function<void(const std::string& node, std::string_view from, int64_t last_seen_ms)>;
+  void on_node_online(NodeOnlineHook hook) { node_online_ = std::move(hook); }
   // Called with each request's sample count before it is stored; throws ApiError (429)
   // to refuse it. Set before the server starts.
   void set_sample_admission(std::function<void(const Request&, size_t)> admit) {
@@ -51,6 +57,7 @@ class IngestHandlers {
   prom::Family<prom::Counter>& rejected_samples_;
   prom::Counter& string_fields_skipped_;
   prom::Counter& heartbeats_;
+  NodeOnlineHook node_online_;  // set before the server starts
   std::function<void(const Request&, size_t)> admit_samples_;
 };
 

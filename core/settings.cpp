@@ -100,6 +100,30 @@ std::vector<SettingSpec> build_specs() {
       "how long 1-minute rollups are kept", kDay, 100 * 365 * kDay);
   num("retention.rollup_1h", T::kDuration, "365d", &S::retention_rollup_1h_ms,
       "how long 1-hour rollups are kept", kDay, 100 * 365 * kDay);
+  num("stream.flush_ms", T::kDuration, "100ms", &S::stream_flush_ms,
+      "live stream: at most one metrics message per client per this interval (coalescing)", 1,
+      60'000);
+  num("stream.max_clients", T::kInt, "5000", &S::stream_max_clients,
+      "open /ws/metrics connections; beyond: 503 before the upgrade", 1, 1'000'000);
+  num("stream.max_client_queue", T::kInt, "256", &S::stream_max_client_queue,
+      "messages waiting for one stream client; beyond, its metrics messages are shed", 2,
+      1'000'000);
+  num("stream.max_lag_ms", T::kDuration, "10s", &S::stream_max_lag_ms,
+      "a stream client whose oldest unsent message is older than this is closed (1013)", 100,
+      3'600'000);
+  num("stream.max_channels", T::kInt, "64", &S::stream_max_channels,
+      "channels one stream client may subscribe to", 1, 10'000);
+  num("stream.max_message_bytes", T::kSize, "64KiB", &S::stream_max_message_bytes,
+      "larger client messages get an error (16x larger ones close the connection, 1009)", 256,
+      16 << 20);
+  num("stream.ping_interval_ms", T::kDuration, "15s", &S::stream_ping_interval_ms,
+      "idle stream clients are pinged after this; one silent for twice this is closed", 100,
+      3'600'000);
+  num("stream.max_snapshot_series", T::kInt, "10000", &S::stream_max_snapshot_series,
+      "series in one subscribe's snapshot; beyond, it is cut and marked truncated", 1, 10'000'000);
+  num("stream.max_pending_samples", T::kInt, "2000000", &S::stream_max_pending_samples,
+      "committed samples waiting for the stream hub; beyond, they are not streamed (counted)", 1000,
+      1'000'000'000);
   text("auth.mode", T::kEnum, "required", &S::auth_mode,
        "required: every /api/v1 route needs a token; disabled (loopback listen only): none do",
        {"required", "disabled"});

@@ -48,6 +48,15 @@ struct Settings {
   int64_t retention_raw_ms = 0;
   int64_t retention_rollup_1m_ms = 0;
   int64_t retention_rollup_1h_ms = 0;
+  int64_t stream_flush_ms = 0;
+  int64_t stream_max_clients = 0;
+  int64_t stream_max_client_queue = 0;
+  int64_t stream_max_lag_ms = 0;
+  int64_t stream_max_channels = 0;
+  int64_t stream_max_message_bytes = 0;
+  int64_t stream_ping_interval_ms = 0;
+  int64_t stream_max_snapshot_series = 0;
+  int64_t stream_max_pending_samples = 0;
   std::string auth_mode;  // "required" or "disabled"
   int64_t auth_cache_ttl_ms = 0;
   int64_t auth_cache_max_tokens = 0;

@@ -29,6 +29,7 @@ test_pkgs=(
   clang-format curl procps
   openssl                                 # the TLS tests make self-signed certificates
   clang libclang-rt-14-dev                # libFuzzer + sanitizer runtimes (tests/fuzz/run.sh)
+  chromium                                # headless browser end of the /ws/metrics test
 )
 
 case "${1:-all}" in

@@ -32,6 +32,8 @@
 #include "server/nodes_routes.hpp"
 #include "server/routes.hpp"
 #include "server/storage_setup.hpp"
+#include "server/stream_context.hpp"
+#include "server/stream_hub.hpp"
 #include "storage/database.hpp"
 #include "storage/embedded_postgres.hpp"
 #include "storage/group_commit_writer.hpp"
@@ -86,19 +88,26 @@ int serve(const Settings& s) {
     size_t n = storage::load_head(pg, head);
     spdlog::info("head rebuilt from the inbox: {} samples of {} series", n, head.series());
   });
+  // The hub is declared before the writer, whose commit hook feeds it, so it outlives it.
+  StreamMetrics stream_metrics(metrics);
+  StreamHub hub(s, registry, head, stream_metrics);
+  metrics.gauge_fn("metricsd_stream_clients", "Open /ws/metrics connections",
+                   [&hub] { return static_cast<double>(hub.clients()); });
   storage::GroupCommitWriter writer(
       {st.conninfo, s.ingest_max_queue_samples,
        /*max_commit_samples=*/4'000'000, static_cast<int>(s.database_connect_timeout_ms)},
       metrics);
   RateWindow ingest_rate;  // committed samples per second, for /api/v1/summary
-  // Committed samples enter the head before their requests are answered.
-  writer.set_commit_hook([&head, &ingest_rate](const storage::CommittedBatch& b) {
+  // Committed samples enter the head before their requests are answered, then the stream
+  // hub (which only copies them: the writer thread never waits on a client).
+  writer.set_commit_hook([&head, &ingest_rate, &hub](const storage::CommittedBatch& b) {
     uint64_t n = 0;
     for (const auto* part : *b.parts) {
       head.append(part->series_ids, part->ts_ms, part->values);
       n += part->values.size();
     }
     ingest_rate.add(n, RateWindow::now_s());
+    hub.publish(b);
   });
   int threads = thread_count(s);
   asio::io_context ioc(threads);
@@ -116,6 +125,11 @@ int serve(const Settings& s) {
   api::IngestHandlers ingest(s, db, registry, writer, metrics);
   ingest.set_sample_admission(
       [&auth](const api::Request& r, size_t n) { auth.charge_samples(r, n); });
+  ingest.on_node_online(
+      [&hub](const std::string& node, std::string_view from, int64_t last_seen_ms) {
+        hub.publish_node(node, from, "online", last_seen_ms,
+                         from == "new" ? "node_registered" : "node_status");
+      });
   api::EventsHandlers events(db);
   api::QueryHandlers query(db, registry, head, s.query_timeout_ms, metrics);
   Router router;
@@ -127,7 +141,9 @@ int serve(const Settings& s) {
   api::CommandHandlers commands(db);
   register_control_routes(router, tokens, commands);
 
-  HttpServer server(ioc, s, router, auth, *cors, metrics);
+  // /ws/metrics: the upgrade is authorized (role viewer) by `auth` before the handshake.
+  StreamContext stream_ctx{s, hub, stream_metrics};
+  HttpServer server(ioc, s, router, auth, *cors, metrics, &stream_ctx);
   try {
     server.listen();
   } catch (const std::exception& e) {
@@ -138,9 +154,14 @@ int serve(const Settings& s) {
       ioc, db,
       {static_cast<double>(s.nodes_stale_after_s), static_cast<double>(s.nodes_offline_after_s)},
       metrics);
+  monitor.on_transition(
+      [&hub](const std::string& node, std::string_view from, NodeStatus to, int64_t last_seen_ms) {
+        hub.publish_node(node, from, to_string(to), last_seen_ms);
+      });
   Maintenance maintenance(ioc, db, head, s, metrics);
   db.start();
   writer.start();
+  hub.start();
   monitor.start();
   maintenance.start();
   auth.start();
@@ -169,6 +190,7 @@ int serve(const Settings& s) {
     sd_notify(0, "STOPPING=1");
     signals.async_wait(on_signal);
     server.begin_shutdown();
+    hub.close_all(1001, "shutdown");  // WebSocket clients: going away
     monitor.stop();
     maintenance.stop();
     auth.stop();
@@ -209,6 +231,7 @@ int serve(const Settings& s) {
   }
   for (auto& t : pool)
     t.join();
+  hub.stop();
 
   db.stop();
   if (st.embedded) {

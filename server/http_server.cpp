@@ -24,7 +24,7 @@ using tcp = asio::ip::tcp;
 
 struct HttpServer::Impl {
   Impl(asio::io_context& io, const Settings& s, const Router& r, Authenticator& auth,
-       const CorsPolicy& cors, prom::Registry& m)
+       const CorsPolicy& cors, prom::Registry& m, const StreamContext* stream)
       : ioc(io),
         settings(s),
         acceptor(asio::make_strand(io)),
@@ -41,7 +41,8 @@ struct HttpServer::Impl {
             m.counter("metricsd_http_read_errors_total",
                       "Requests that could not be read (timeouts, limits, malformed)", {"kind"}),
             m.counter("metricsd_http_internal_errors_total", "Handler failures answered with 500")
-                .get()},
+                .get(),
+            stream},
         connections_total(
             m.counter("metricsd_http_connections_total", "Connections accepted").get()),
         refused(m.counter("metricsd_http_connections_refused_total",
@@ -146,8 +147,9 @@ void HttpServer::Impl::spawn_session(tcp::socket socket) {
 }
 
 HttpServer::HttpServer(asio::io_context& ioc, const Settings& settings, const Router& router,
-                       Authenticator& auth, const CorsPolicy& cors, prom::Registry& metrics)
-    : impl_(std::make_unique<Impl>(ioc, settings, router, auth, cors, metrics)) {}
+                       Authenticator& auth, const CorsPolicy& cors, prom::Registry& metrics,
+                       const StreamContext* stream)
+    : impl_(std::make_unique<Impl>(ioc, settings, router, auth, cors, metrics, stream)) {}
 
 HttpServer::~HttpServer() = default;
 
@@ -195,8 +197,8 @@ void HttpServer::begin_shutdown() {
   std::lock_guard lock(impl_->mu);
   for (auto& [id, weak] : impl_->sessions) {
     if (auto s = weak.lock()) {
-      asio::post(s->stream.get_executor(), [s] {
-        if (s->idle) s->stream.cancel();  // busy ones close after their answer
+      asio::post(s->executor, [s] {
+        if (s->idle && !s->upgraded) s->stream.cancel();  // busy ones close after their answer
       });
     }
   }
@@ -209,7 +211,10 @@ size_t HttpServer::active_connections() const {
 void HttpServer::close_all() {
   std::lock_guard lock(impl_->mu);
   for (auto& [id, weak] : impl_->sessions)
-    if (auto s = weak.lock()) asio::post(s->stream.get_executor(), [s] { s->stream.close(); });
+    if (auto s = weak.lock())
+      asio::post(s->executor, [s] {
+        if (!s->upgraded) s->stream.close();  // WebSocket sessions close themselves
+      });
 }
 
 }  // namespace metricsd::server

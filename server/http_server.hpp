@@ -11,13 +11,16 @@
 #include "server/auth.hpp"
 #include "server/cors.hpp"
 #include "server/router.hpp"
+#include "server/stream_context.hpp"
 
 namespace metricsd::server {
 
 class HttpServer {
  public:
+  // `stream` (may be null: no /ws/metrics) must outlive the server.
   HttpServer(boost::asio::io_context& ioc, const Settings& settings, const Router& router,
-             Authenticator& auth, const CorsPolicy& cors, prom::Registry& metrics);
+             Authenticator& auth, const CorsPolicy& cors, prom::Registry& metrics,
+             const StreamContext* stream = nullptr);
   ~HttpServer();
 
   // Binds settings.listen; throws std::runtime_error saying why it cannot.

@@ -7,12 +7,14 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/url/parse.hpp>
 #include <chrono>
 #include <optional>
 
 #include "server/auth.hpp"
 #include "server/cors.hpp"
+#include "server/ws_session.hpp"
 #include "storage/storage_pool.hpp"
 
 namespace metricsd::server {
@@ -81,19 +83,25 @@ api::Response error_from(std::exception_ptr ep, const api::Request& req,
 // Everything decided from the request head, before its body is read: the target's
 // shape and size, routing, CORS preflight, authentication and authorization. Sets
 // *route when the request may go on; otherwise returns the answer.
-asio::awaitable<std::optional<api::Response>> admit(api::Request& req, const SessionContext& ctx,
-                                                    const Route*& route, std::string& route_label) {
+// The limits on the target's length and the number of header fields.
+std::optional<api::Response> check_head(const api::Request& req, const SessionContext& ctx) {
   const auto& s = ctx.settings;
   if (req.target.size() > static_cast<size_t>(s.http_max_url_bytes)) {
     ctx.read_errors.with({"url_too_long"}).inc();
-    co_return error(414, "request target longer than http.max_url_bytes (" +
-                             std::to_string(s.http_max_url_bytes) + ")");
+    return error(414, "request target longer than http.max_url_bytes (" +
+                          std::to_string(s.http_max_url_bytes) + ")");
   }
   if (req.headers.size() > static_cast<size_t>(s.http_max_header_count)) {
     ctx.read_errors.with({"too_many_headers"}).inc();
-    co_return error(431, "more than http.max_header_count (" +
-                             std::to_string(s.http_max_header_count) + ") header fields");
+    return error(431, "more than http.max_header_count (" +
+                          std::to_string(s.http_max_header_count) + ") header fields");
   }
+  return std::nullopt;
+}
+
+asio::awaitable<std::optional<api::Response>> admit(api::Request& req, const SessionContext& ctx,
+                                                    const Route*& route, std::string& route_label) {
+  if (auto refused = check_head(req, ctx)) co_return refused;
   std::vector<std::string> segments;
   if (!parse_target(req, segments))
     co_return error(400, "malformed request target", {{{"field", "target"}}});
@@ -127,6 +135,60 @@ asio::awaitable<std::optional<api::Response>> admit(api::Request& req, const Ses
     co_return r;
   }
   route = m.route;
+  co_return std::nullopt;
+}
+
+bool targets_stream(std::string_view target) {
+  constexpr std::string_view kPath = "/ws/metrics";
+  return target.starts_with(kPath) &&
+         (target.size() == kPath.size() || target[kPath.size()] == '?');
+}
+
+// Everything decided before /ws/metrics is upgraded: the request's shape, authentication
+// (role viewer; the token may come as ?access_token=, since browsers cannot set headers),
+// shutdown and stream.max_clients. nullopt: go ahead, a stream slot is reserved; otherwise
+// the answer that refuses it.
+asio::awaitable<std::optional<api::Response>> admit_upgrade(
+    api::Request& req, const http::request<http::string_body>& head, const Parser& parser,
+    const beast::flat_buffer& buffer, const SessionContext& ctx) {
+  if (auto refused = check_head(req, ctx)) co_return refused;
+  std::vector<std::string> segments;
+  if (!parse_target(req, segments))
+    co_return error(400, "malformed request target", {{{"field", "target"}}});
+  req.route = "/ws/metrics";
+  if (head.method() != http::verb::get || !beast::websocket::is_upgrade(head)) {
+    auto r = error(400, "/ws/metrics is a WebSocket endpoint: send GET with Upgrade: websocket");
+    r.headers.emplace_back("Upgrade", "websocket");
+    co_return r;
+  }
+  if (!parser.is_done() || buffer.size() > 0)
+    co_return error(400, "data sent with or before the WebSocket handshake");
+  const StreamContext& st = *ctx.stream;
+  std::exception_ptr failed;
+  try {
+    co_await ctx.auth.authorize(req, Access::kViewer, /*allow_query_token=*/true);
+  } catch (...) {
+    failed = std::current_exception();
+  }
+  if (failed) {
+    auto r = error_from(failed, req, ctx);
+    st.metrics.refused.with({std::string(api::error_code_for_status(r.status))}).inc();
+    if (r.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    co_return r;
+  }
+  if (ctx.stopping.load()) {
+    st.metrics.refused.with({"shutting_down"}).inc();
+    co_return api::error_response(api::ApiError::unavailable("the server is shutting down", 5));
+  }
+  if (!st.hub.try_reserve()) {
+    st.metrics.refused.with({"max_clients"}).inc();
+    spdlog::warn("{} /ws/metrics refused: stream.max_clients ({}) reached", req.remote_addr,
+                 st.settings.stream_max_clients);
+    co_return api::error_response(api::ApiError::unavailable(
+        "too many stream clients (stream.max_clients = " +
+            std::to_string(st.settings.stream_max_clients) + "); retry later",
+        5));
+  }
   co_return std::nullopt;
 }
 
@@ -238,43 +300,66 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionState> state, const Ses
           c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         req.headers.emplace_back(std::move(name), std::string(f.value()));
       }
-      const Route* route = nullptr;
-      auto refused = co_await admit(req, ctx, route, route_label);
-      if (refused) {
+      if (ctx.stream && targets_stream(req.target)) {
+        route_label = "/ws/metrics";
+        auto refused = co_await admit_upgrade(req, h, parser, buffer, ctx);
+        if (!refused) {
+          double secs =
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+          ctx.requests.with({"GET", route_label, "101"}).inc();
+          ctx.durations.with({route_label}).observe(secs);
+          spdlog::info("{} GET /ws/metrics route=/ws/metrics 101 upgrade", remote);
+          state->upgraded = true;
+          state->idle = false;
+          co_await run_ws_session(std::move(stream), parser.release(), *ctx.stream, remote);
+          co_return;  // the WebSocket session owned the connection and closed it
+        }
         res = std::move(*refused);
-        if (!parser.is_done()) {  // the body stays unread: answer, then close
+        if (!parser.is_done()) {  // a body on an upgrade request stays unread
           close_after = true;
           body_unread = true;
         } else {
           close_after = !h.keep_alive();
         }
       } else {
-        if (beast::iequals(h[http::field::expect], "100-continue")) {
-          http::response<http::empty_body> cont{http::status::continue_, h.version()};
-          stream.expires_after(std::chrono::milliseconds(s.http_body_timeout_ms));
-          auto [cec, cn] = co_await http::async_write(stream, cont, kTuple);
-          if (cec) break;
-        }
-        stream.expires_after(std::chrono::milliseconds(s.http_body_timeout_ms));
-        auto [bec, bn] = co_await http::async_read(stream, buffer, parser, kTuple);
-        if (bec == http::error::body_limit) {
-          ctx.read_errors.with({"body_too_large"}).inc();
-          res = error(413, "request body exceeds http.max_body_bytes (" +
-                               std::to_string(s.http_max_body_bytes) + ")");
-          close_after = true;
-        } else if (bec == beast::error::timeout) {
-          ctx.read_errors.with({"body_timeout"}).inc();  // socket already closed
-          break;
-        } else if (bec) {
-          ctx.read_errors.with({"bad_request"}).inc();
-          if (bec == http::error::partial_message || bec == http::error::end_of_stream) break;
-          res = error(400, "malformed HTTP request body: " + bec.message());
-          close_after = true;
+        const Route* route = nullptr;
+        auto refused = co_await admit(req, ctx, route, route_label);
+        if (refused) {
+          res = std::move(*refused);
+          if (!parser.is_done()) {  // the body stays unread: answer, then close
+            close_after = true;
+            body_unread = true;
+          } else {
+            close_after = !h.keep_alive();
+          }
         } else {
-          auto msg = parser.release();
-          req.body = std::move(msg.body());
-          close_after = !msg.keep_alive();
-          res = co_await dispatch(*route, req, ctx);
+          if (beast::iequals(h[http::field::expect], "100-continue")) {
+            http::response<http::empty_body> cont{http::status::continue_, h.version()};
+            stream.expires_after(std::chrono::milliseconds(s.http_body_timeout_ms));
+            auto [cec, cn] = co_await http::async_write(stream, cont, kTuple);
+            if (cec) break;
+          }
+          stream.expires_after(std::chrono::milliseconds(s.http_body_timeout_ms));
+          auto [bec, bn] = co_await http::async_read(stream, buffer, parser, kTuple);
+          if (bec == http::error::body_limit) {
+            ctx.read_errors.with({"body_too_large"}).inc();
+            res = error(413, "request body exceeds http.max_body_bytes (" +
+                                 std::to_string(s.http_max_body_bytes) + ")");
+            close_after = true;
+          } else if (bec == beast::error::timeout) {
+            ctx.read_errors.with({"body_timeout"}).inc();  // socket already closed
+            break;
+          } else if (bec) {
+            ctx.read_errors.with({"bad_request"}).inc();
+            if (bec == http::error::partial_message || bec == http::error::end_of_stream) break;
+            res = error(400, "malformed HTTP request body: " + bec.message());
+            close_after = true;
+          } else {
+            auto msg = parser.release();
+            req.body = std::move(msg.body());
+            close_after = !msg.keep_alive();
+            res = co_await dispatch(*route, req, ctx);
+          }
         }
       }
       ctx.cors.apply(req, res);

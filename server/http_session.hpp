@@ -13,6 +13,7 @@
 #include "core/prom.hpp"
 #include "core/settings.hpp"
 #include "server/router.hpp"
+#include "server/stream_context.hpp"
 
 namespace metricsd::server {
 
@@ -30,14 +31,19 @@ struct SessionContext {
   prom::Family<prom::Histogram>& durations;
   prom::Family<prom::Counter>& read_errors;
   prom::Counter& internal_errors;
+  const StreamContext* stream = nullptr;  // serves /ws/metrics when set
 };
 
 // Per-connection state shared with the server's registry (which may close it on shutdown).
 // Touched only on the connection's strand.
 struct SessionState {
-  explicit SessionState(boost::beast::tcp_stream s) : stream(std::move(s)) {}
+  explicit SessionState(boost::beast::tcp_stream s)
+      : stream(std::move(s)), executor(stream.get_executor()) {}
   boost::beast::tcp_stream stream;
-  bool idle = true;  // waiting for the next request to start
+  // The connection's strand; kept apart because `stream` is moved out on an upgrade.
+  const boost::beast::tcp_stream::executor_type executor;
+  bool idle = true;       // waiting for the next request to start
+  bool upgraded = false;  // the stream moved to a WebSocket session: leave it alone
 };
 
 boost::asio::awaitable<void> run_session(std::shared_ptr<SessionState> state,

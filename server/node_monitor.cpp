@@ -43,7 +43,7 @@ asio::awaitable<void> NodeMonitor::run() {
     if (stopping_) break;
     if (!db_.ready()) continue;
     struct Change {
-      std::string node;
+      std::string node, from;
       NodeStatus to;
       int64_t last_seen_ms;
     };
@@ -57,7 +57,7 @@ asio::awaitable<void> NodeMonitor::run() {
           NodeStatus now = have.value_or(want);
           if (have != want &&
               storage::record_status_transition(c, n, std::string(to_string(want)))) {
-            changes.push_back({n.node_id, want, n.last_seen_ms});
+            changes.push_back({n.node_id, n.status, want, n.last_seen_ms});
             now = want;
           }
           ++counts[static_cast<int>(now)];
@@ -75,7 +75,7 @@ asio::awaitable<void> NodeMonitor::run() {
     for (const auto& c : changes) {
       transitions_.with({std::string(to_string(c.to))}).inc();
       spdlog::info("node {} is now {}", c.node, to_string(c.to));
-      if (hook_) hook_(c.node, c.to, c.last_seen_ms);
+      if (hook_) hook_(c.node, c.from, c.to, c.last_seen_ms);
     }
   }
 }

@@ -18,8 +18,8 @@ namespace metricsd::server {
 class NodeMonitor {
  public:
   // Called (on an io thread) for each transition this daemon made; the stream hub's hook.
-  using TransitionHook =
-      std::function<void(const std::string& node, NodeStatus to, int64_t last_seen_ms)>;
+  using TransitionHook = std::function<void(const std::string& node, std::string_view from,
+                                            NodeStatus to, int64_t last_seen_ms)>;
 
   NodeMonitor(boost::asio::io_context& ioc, storage::Database& db, NodeThresholds thresholds,
               prom::Registry& metrics);

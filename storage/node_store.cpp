@@ -86,7 +86,8 @@ NodeRow node_row(const pqxx::row& row) {
 
 }  // namespace
 
-std::vector<PendingCommand> record_heartbeat(pqxx::connection& c, const HeartbeatUpdate& u) {
+std::vector<PendingCommand> record_heartbeat(pqxx::connection& c, const HeartbeatUpdate& u,
+                                             std::string* previous_status) {
   pqxx::work tx(c);
   auto old = tx.exec_params(kLockNode, u.node_id);
   std::string previous = old.empty() ? "" : old[0][0].as<std::string>();
@@ -104,6 +105,7 @@ std::vector<PendingCommand> record_heartbeat(pqxx::connection& c, const Heartbea
     out.push_back({row[0].as<int64_t>(), row[1].as<std::string>(), row[2].as<std::string>(),
                    row[3].as<int64_t>()});
   tx.commit();
+  if (previous_status) *previous_status = std::move(previous);
   return out;
 }
 

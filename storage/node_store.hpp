@@ -41,8 +41,10 @@ struct PendingCommand {
 };
 
 // Upserts the node as online (an event when it was not), and hands out its pending
-// commands (marking them delivered). One transaction.
-std::vector<PendingCommand> record_heartbeat(pqxx::connection& c, const HeartbeatUpdate& u);
+// commands (marking them delivered). One transaction. *previous_status (when given) gets
+// the status before, "" for a node seen for the first time.
+std::vector<PendingCommand> record_heartbeat(pqxx::connection& c, const HeartbeatUpdate& u,
+                                             std::string* previous_status = nullptr);
 
 struct EventFilter {
   std::optional<std::string> node;

@@ -66,6 +66,7 @@ void SeriesRegistry::load(pqxx::connection& c) {
   keys_ = std::move(keys);
   by_metric_.clear();
   by_node_.clear();
+  by_category_.clear();
   for (const auto& [id, key] : keys_)
     index(id, key);
 }
@@ -140,7 +141,8 @@ void SeriesRegistry::create(pqxx::connection& c, const std::vector<SeriesKey>& s
 }
 
 void SeriesRegistry::index(int64_t id, const SeriesKey& key) {
-  for (auto* ids : {&by_metric_[key.metric], &by_node_[key.node]})
+  for (auto* ids : {&by_metric_[key.metric], &by_node_[key.node],
+                    &by_category_[std::string(metric_category(key.metric))]})
     ids->insert(std::upper_bound(ids->begin(), ids->end(), id), id);
 }
 
@@ -158,6 +160,9 @@ std::vector<std::pair<int64_t, SeriesKey>> SeriesRegistry::select(const SeriesFi
   } else if (f.node) {
     auto it = by_node_.find(*f.node);
     ids = it == by_node_.end() ? &kNone : &it->second;
+  } else if (f.category) {
+    auto it = by_category_.find(*f.category);
+    ids = it == by_category_.end() ? &kNone : &it->second;
   }
   if (ids) {
     for (auto it = std::upper_bound(ids->begin(), ids->end(), after_id);

@@ -74,8 +74,9 @@ class SeriesRegistry {
   mutable std::shared_mutex mu_;                         // guards ids_, keys_ and per_node_
   boost::unordered_flat_map<std::string, int64_t> ids_;  // series_identity -> id
   std::map<int64_t, SeriesKey> keys_;                    // id -> key, ordered for paging
-  // Sorted ids by metric and by node, so a read naming either does not walk every series.
-  std::unordered_map<std::string, std::vector<int64_t>> by_metric_, by_node_;
+  // Sorted ids by metric, by node and by category, so a read (or a stream snapshot)
+  // naming one does not walk every series.
+  std::unordered_map<std::string, std::vector<int64_t>> by_metric_, by_node_, by_category_;
 
   void index(int64_t id, const SeriesKey& key);        // caller holds mu_ exclusively
   std::unordered_map<std::string, int64_t> per_node_;  // node -> series count
