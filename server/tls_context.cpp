@@ -56,7 +56,7 @@ std::shared_ptr<ssl::context> TlsContext::load(const std::string& cert, const st
   if (ec) throw std::runtime_error("tls.key_file " + key + ": " + reason(ec));
   if (SSL_CTX_check_private_key(native) != 1) {
     ERR_clear_error();
-    throw std::runtime_error("tls.key_file " + key + " does not match tls.cert_file " + cert);
+    throw std::runtime_error("tls.key_file " + key + ": key mismatch with tls.cert_file " + cert);
   }
   return ctx;
 }

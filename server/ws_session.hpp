@@ -9,6 +9,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <string>
 
 #include "server/stream_context.hpp"
@@ -18,6 +19,10 @@ namespace metricsd::server {
 // The caller has reserved a slot (StreamHub::try_reserve); the session releases it.
 boost::asio::awaitable<void> run_ws_session(
     boost::beast::tcp_stream stream,
+    boost::beast::http::request<boost::beast::http::string_body> upgrade, const StreamContext& ctx,
+    std::string remote);
+boost::asio::awaitable<void> run_ws_session(
+    boost::beast::ssl_stream<boost::beast::tcp_stream> stream,
     boost::beast::http::request<boost::beast::http::string_body> upgrade, const StreamContext& ctx,
     std::string remote);
 
