@@ -21,7 +21,8 @@ boost::asio::awaitable<Response> EventsHandlers::list(Request& req) {
       if (!valid_node_id(v)) throw bad_param("node", "not a valid node id");
       f.node = v;
     } else if (k == "type") {
-      if (v.empty() || v.size() > 64) throw bad_param("type", "must be 1 to 64 characters");
+      if (v.empty() || v.size() > 64 || !valid_text(v))
+        throw bad_param("type", "must be 1 to 64 bytes of UTF-8 without NUL");
       f.type = v;
     } else if (k == "from" || k == "to") {
       auto t = parse_time_ms(v, now);

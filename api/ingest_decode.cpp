@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "api/json_text.hpp"
 #include "core/names.hpp"
 #include "core/time_parse.hpp"
 
@@ -22,7 +23,7 @@ std::string check_labels(const LabelSet& labels) {
     if (!valid_label_key(k))
       return fmt::format("label key \"{}\" must match [A-Za-z_][A-Za-z0-9_]{{0,63}}", k);
     if (!valid_label_value(v))
-      return fmt::format("value of label \"{}\" must be UTF-8 of at most {} bytes", k,
+      return fmt::format("value of label \"{}\" must be UTF-8 without NUL, at most {} bytes", k,
                          kMaxLabelValueBytes);
     if (i > 0 && labels[i - 1].first == k) return fmt::format("label \"{}\" appears twice", k);
   }
@@ -176,7 +177,7 @@ SampleBatch decode_metrics_json(std::string_view body, const TimeBounds& bounds,
   SampleBatchBuilder out(resolver);
   json doc = json::parse(body, nullptr, false);
   if (doc.is_discarded()) {
-    problems.at_field("body", "not valid JSON");
+    problems.at_field("body", "not valid JSON: " + json_parse_error(body));
     return out.take();
   }
   if (!doc.is_object()) {

@@ -5,6 +5,7 @@
 
 #include "api/gzip.hpp"
 #include "api/ingest_decode.hpp"
+#include "api/json_text.hpp"
 #include "core/names.hpp"
 #include "core/time_parse.hpp"
 #include "storage/node_store.hpp"
@@ -207,9 +208,17 @@ boost::asio::awaitable<Response> IngestHandlers::heartbeat(Request& req) {
     throw ApiError(415, "unsupported_media_type", "Content-Type must be application/json");
   std::string inflated;
   std::string_view body = body_of(req, inflated);
-  json doc = body.empty() ? json::object() : json::parse(body, nullptr, false);
   Problems problems;
-  if (doc.is_discarded() || !doc.is_object()) {
+  if (json_nesting_depth(body) > kMaxJsonDepth) {
+    problems.at_field("body", fmt::format("nested deeper than {} levels", kMaxJsonDepth));
+    throw invalid(problems);
+  }
+  json doc = body.empty() ? json::object() : json::parse(body, nullptr, false);
+  if (doc.is_discarded()) {
+    problems.at_field("body", "not valid JSON: " + json_parse_error(body));
+    throw invalid(problems);
+  }
+  if (!doc.is_object()) {
     problems.at_field("body", "must be a JSON object");
     throw invalid(problems);
   }
@@ -222,8 +231,9 @@ boost::asio::awaitable<Response> IngestHandlers::heartbeat(Request& req) {
           "unknown field (expected type, hostname, labels, interval_s, state, info, metrics)");
   auto text = [&](const char* f) -> std::string {
     if (!doc.contains(f)) return "";
-    if (!doc[f].is_string() || doc[f].get_ref<const std::string&>().size() > 256) {
-      problems.at_field(f, "must be a string of at most 256 bytes");
+    if (!doc[f].is_string() || doc[f].get_ref<const std::string&>().size() > 256 ||
+        !valid_text(doc[f].get_ref<const std::string&>())) {
+      problems.at_field(f, "must be a string of at most 256 bytes without NUL");
       return "";
     }
     return doc[f].get<std::string>();
@@ -232,6 +242,10 @@ boost::asio::awaitable<Response> IngestHandlers::heartbeat(Request& req) {
     if (!doc.contains(f)) return "{}";
     if (!doc[f].is_object()) {
       problems.at_field(f, "must be an object");
+      return "{}";
+    }
+    if (auto at = find_nul_string(doc[f], f)) {
+      problems.at_field(*at, "holds a NUL character (\\u0000), which cannot be stored");
       return "{}";
     }
     std::string s = doc[f].dump(-1, ' ', false, json::error_handler_t::replace);
@@ -245,8 +259,11 @@ boost::asio::awaitable<Response> IngestHandlers::heartbeat(Request& req) {
     for (auto it = doc["labels"].begin(); it != doc["labels"].end(); ++it) {
       if (!it.value().is_string())
         problems.at_field("labels." + it.key(), "must be a string");
-      else if (!valid_label_key(it.key()) || !valid_label_value(it.value().get<std::string>()))
-        problems.at_field("labels." + it.key(), "invalid label key or value");
+      else if (!valid_label_key(it.key()))
+        problems.at_field("labels." + it.key(), "label key must match [A-Za-z_][A-Za-z0-9_]{0,63}");
+      else if (!valid_label_value(it.value().get_ref<const std::string&>()))
+        problems.at_field("labels." + it.key(),
+                          "label value must be UTF-8 without NUL, at most 1024 bytes");
     }
   }
   std::optional<double> interval;

@@ -5,6 +5,11 @@
 
 namespace metricsd::api {
 
+void check_json_depth(std::string_view text, const std::string& field) {
+  if (json_nesting_depth(text) > kMaxJsonDepth)
+    throw bad_param(field, "nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+}
+
 nlohmann::json json_object_body(const Request& req,
                                 std::initializer_list<std::string_view> allowed) {
   if (req.body.empty()) return nlohmann::json::object();
@@ -12,9 +17,11 @@ nlohmann::json json_object_body(const Request& req,
   if (ct && ct->find("json") == std::string_view::npos)
     throw ApiError(415, "unsupported_media_type",
                    "the body must be JSON (Content-Type: application/json)");
+  check_json_depth(req.body, "body");
   nlohmann::json doc = nlohmann::json::parse(req.body, nullptr, false);
   if (doc.is_discarded())
-    throw ApiError::invalid_argument("the body is not valid JSON", {{{"field", "body"}}});
+    throw ApiError::invalid_argument("the body is not valid JSON: " + json_parse_error(req.body),
+                                     {{{"field", "body"}}});
   if (!doc.is_object())
     throw ApiError::invalid_argument("the body must be a JSON object", {{{"field", "body"}}});
   for (const auto& [k, v] : doc.items()) {
@@ -28,6 +35,8 @@ nlohmann::json json_object_body(const Request& req,
       throw bad_param(k, "unknown field (expected " + list + ")");
     }
   }
+  if (auto at = find_nul_string(doc, ""))
+    throw bad_param(*at, "holds a NUL character (\\u0000), which cannot be stored");
   return doc;
 }
 

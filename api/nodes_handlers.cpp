@@ -112,6 +112,7 @@ boost::asio::awaitable<Response> NodesHandlers::list(Request& req) {
     } else if (k == "type") {
       if (f.type) throw bad("type", "given more than once");
       if (v.size() > 256) throw bad("type", "longer than 256 bytes");
+      if (!valid_text(v)) throw bad("type", "must be UTF-8 without NUL");
       f.type = v;
     } else if (k == "label") {
       auto colon = v.find(':');
@@ -120,7 +121,7 @@ boost::asio::awaitable<Response> NodesHandlers::list(Request& req) {
       if (!valid_label_key(key))
         throw bad("label", "key \"" + key + "\" must match [A-Za-z_][A-Za-z0-9_]{0,63}");
       if (!valid_label_value(value))
-        throw bad("label", "value must be UTF-8 of at most 1024 bytes");
+        throw bad("label", "value must be UTF-8 without NUL, at most 1024 bytes");
       f.labels.emplace_back(std::move(key), std::move(value));
     } else {
       throw bad(k, "unknown parameter (expected status, type, label)");

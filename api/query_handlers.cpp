@@ -166,7 +166,9 @@ boost::asio::awaitable<Response> QueryHandlers::query(Request& req) {
     auto step = parse_duration_ms(*s);
     if (!step || *step < 1000)
       throw bad_param("step", "must be a duration of at least 1s, like 1m");
-    int64_t points = (r.to_ms - r.from_ms + *step - 1) / *step;
+    // Ceiling division that cannot overflow, whatever the step (up to INT64_MAX ms).
+    int64_t span = r.to_ms - r.from_ms;
+    int64_t points = span / *step + (span % *step != 0 ? 1 : 0);
     if (points > kMaxQueryPoints)
       throw bad_param("step", fmt::format("{} would give {} points; at most {} (use a larger step)",
                                           *s, points, kMaxQueryPoints));

@@ -105,10 +105,12 @@ boost::asio::awaitable<Response> TokenHandlers::audit(Request& req) {
   int64_t now = now_ms();
   for (const auto& [k, v] : req.query) {
     if (k == "action") {
-      if (v.empty() || v.size() > 64) throw bad_param("action", "must be 1 to 64 characters");
+      if (v.empty() || v.size() > 64 || !valid_text(v))
+        throw bad_param("action", "must be 1 to 64 bytes of UTF-8 without NUL");
       f.action = v;
     } else if (k == "token") {
-      if (v.empty() || v.size() > 100) throw bad_param("token", "must be a token name");
+      if (v.empty() || v.size() > 100 || !valid_text(v))
+        throw bad_param("token", "must be a token name (1 to 100 bytes of UTF-8 without NUL)");
       f.token_name = v;
     } else if (k == "outcome") {
       if (v != "ok" && v != "denied" && v != "failed")

@@ -47,7 +47,7 @@ bool valid_label_key(std::string_view s) {
 }
 
 bool valid_label_value(std::string_view s) {
-  return s.size() <= kMaxLabelValueBytes && valid_utf8(s);
+  return s.size() <= kMaxLabelValueBytes && valid_text(s);
 }
 
 bool valid_node_id(std::string_view s) {
@@ -93,6 +93,10 @@ bool valid_utf8(std::string_view s) {
     i += n + 1;
   }
   return true;
+}
+
+bool valid_text(std::string_view s) {
+  return s.find('\0') == std::string_view::npos && valid_utf8(s);
 }
 
 std::string sanitize_metric_name(std::string_view s) {

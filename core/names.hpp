@@ -17,11 +17,14 @@ inline constexpr size_t kMaxNodeIdBytes = 128;
 bool valid_metric_name(std::string_view s);
 // [A-Za-z_][A-Za-z0-9_]{0,63}
 bool valid_label_key(std::string_view s);
-// Any UTF-8, at most 1024 bytes.
+// Text (see valid_text), at most 1024 bytes.
 bool valid_label_value(std::string_view s);
 // [A-Za-z0-9][A-Za-z0-9._:-]{0,127}
 bool valid_node_id(std::string_view s);
 bool valid_utf8(std::string_view s);
+// UTF-8 without NUL: what a PostgreSQL text or jsonb value can hold (a NUL byte would cut a
+// text parameter short, and jsonb refuses \u0000).
+bool valid_text(std::string_view s);
 
 // Characters outside the metric rules become '_' (and a leading digit gets a '_' prefix).
 std::string sanitize_metric_name(std::string_view s);

@@ -74,12 +74,16 @@ std::optional<int64_t> parse_rfc3339_ms(std::string_view s) {
   if (pos != s.size()) return std::nullopt;
   int64_t secs = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 +
                  h * 3600 + mi * 60 + std::min(se, 59) - offset_min * 60;
-  return secs * 1000 + frac_ms;
+  int64_t ms = secs * 1000 + frac_ms;
+  if (ms < kMinTimeMs || ms > kMaxTimeMs) return std::nullopt;
+  return ms;
 }
 
 std::optional<int64_t> seconds_to_ms(double seconds) {
-  if (!std::isfinite(seconds) || std::fabs(seconds) > 9.2e15) return std::nullopt;
-  return static_cast<int64_t>(std::llround(seconds * 1000.0));
+  if (!std::isfinite(seconds) || std::fabs(seconds) > 1e12) return std::nullopt;  // llround fits
+  int64_t ms = static_cast<int64_t>(std::llround(seconds * 1000.0));
+  if (ms < kMinTimeMs || ms > kMaxTimeMs) return std::nullopt;
+  return ms;
 }
 
 std::optional<int64_t> parse_time_ms(std::string_view text, int64_t now) {
@@ -88,7 +92,7 @@ std::optional<int64_t> parse_time_ms(std::string_view text, int64_t now) {
   if (text.size() > 1 && text[0] == '-' &&
       text.find_first_not_of("0123456789.", 1) != std::string_view::npos) {
     auto d = parse_duration_ms(text.substr(1));
-    if (!d) return std::nullopt;
+    if (!d || *d > now - kMinTimeMs) return std::nullopt;
     return now - *d;
   }
   if (auto t = parse_rfc3339_ms(text)) return t;

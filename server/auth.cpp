@@ -10,6 +10,7 @@
 
 #include "core/time_parse.hpp"
 #include "core/token.hpp"
+#include "server/request_target.hpp"
 #include "server/spawn.hpp"
 
 namespace metricsd::server {
@@ -20,13 +21,6 @@ using namespace std::chrono_literals;
 
 constexpr size_t kMaxLimiterKeys = 100'000;
 constexpr auto kFlushEvery = 10s;
-
-bool iequals_prefix(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
-  return true;
-}
 
 // "10.0.0.7:51234" -> "10.0.0.7"; "[::1]:80" or "::1:80" -> the address part.
 std::string address_only(const std::string& remote) {
@@ -56,24 +50,6 @@ class TokenNotice : public pqxx::notification_receiver {
 };
 
 }  // namespace
-
-std::string bearer_token(const api::Request& req, bool allow_query_token) {
-  if (auto h = req.header("authorization")) {
-    std::string_view v = *h;
-    if (iequals_prefix(v, "bearer ")) {
-      v.remove_prefix(7);
-      while (!v.empty() && v.front() == ' ')
-        v.remove_prefix(1);
-      while (!v.empty() && v.back() == ' ')
-        v.remove_suffix(1);
-      return std::string(v);
-    }
-    return {};
-  }
-  if (allow_query_token)
-    if (auto q = req.query_param("access_token")) return std::string(*q);
-  return {};
-}
 
 Authenticator::Authenticator(asio::io_context& ioc, const Settings& settings, storage::Database& db,
                              prom::Registry& metrics)

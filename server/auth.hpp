@@ -96,7 +96,4 @@ class Authenticator {
   prom::Counter& notify_errors_;
 };
 
-// The token in `Authorization: Bearer <t>` (or ?access_token= when allowed); empty if none.
-std::string bearer_token(const api::Request& req, bool allow_query_token);
-
 }  // namespace metricsd::server

@@ -9,12 +9,12 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
-#include <boost/url/parse.hpp>
 #include <chrono>
 #include <optional>
 
 #include "server/auth.hpp"
 #include "server/cors.hpp"
+#include "server/request_target.hpp"
 #include "server/ws_session.hpp"
 #include "storage/storage_pool.hpp"
 
@@ -41,23 +41,6 @@ api::Response error(int status, std::string message,
                     nlohmann::json details = nlohmann::json::array()) {
   return api::error_response(api::ApiError(status, std::string(api::error_code_for_status(status)),
                                            std::move(message), std::move(details)));
-}
-
-// Fills path, query and segments from the target; false when it is not a valid origin-form.
-bool parse_target(api::Request& req, std::vector<std::string>& segments) {
-  auto parsed = boost::urls::parse_origin_form(req.target);
-  if (!parsed) return false;
-  req.path = parsed->path();
-  segments.clear();
-  std::string_view encoded = parsed->encoded_path();
-  for (const auto& raw : split_path(encoded)) {
-    auto seg = boost::urls::make_pct_string_view(raw);
-    if (!seg) return false;
-    segments.push_back(seg->decode());
-  }
-  for (auto p : parsed->params())
-    req.query.emplace_back(p.key, p.has_value ? p.value : "");
-  return true;
 }
 
 // Turns a failure into the JSON error model (logging server-side failures once).

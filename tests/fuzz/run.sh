@@ -13,7 +13,7 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${FUZZ_SECONDS:-20}
 artifacts=${FUZZ_ARTIFACTS:-$PWD/fuzz-artifacts}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_line_protocol fuzz_json_ingest)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_line_protocol fuzz_json_ingest fuzz_http_request)
 
 cxx=${FUZZ_CXX:-clang++}
 if ! command -v "$cxx" >/dev/null 2>&1; then
@@ -21,9 +21,12 @@ if ! command -v "$cxx" >/dev/null 2>&1; then
   exit 77
 fi
 
-# Everything the two targets link, and nothing that needs the generated version header.
-sources=(api/line_protocol.cpp api/ingest_decode.cpp core/names.cpp core/time_parse.cpp
-         core/sample_batch.cpp core/settings.cpp)
+# Everything the targets link, and nothing that needs the generated version header,
+# Beast or libpqxx.
+sources=(api/line_protocol.cpp api/ingest_decode.cpp api/json_text.cpp core/names.cpp core/time_parse.cpp
+         core/sample_batch.cpp core/settings.cpp api/http_types.cpp api/query_params.cpp
+         core/query_plan.cpp core/compaction.cpp core/series_filter.cpp server/router.cpp
+         server/request_target.cpp)
 flags=(-std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined
        -fno-sanitize-recover=undefined -I"$repo")
 
@@ -54,7 +57,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 status=0
 for t in "${targets[@]}"; do
   bin="$work/$t"
-  if ! "$cxx" "${flags[@]}" -fsanitize=fuzzer "$repo/tests/fuzz/$t.cpp" "$work"/*.o -lfmt \
+  if ! "$cxx" "${flags[@]}" -fsanitize=fuzzer "$repo/tests/fuzz/$t.cpp" "$work"/*.o -lboost_url -lfmt \
        -o "$bin" >"$work/$t.build.log" 2>&1; then
     echo "fuzz: building $t failed:" >&2
     cat "$work/$t.build.log" >&2
@@ -64,6 +67,7 @@ for t in "${targets[@]}"; do
   case "$t" in
     fuzz_line_protocol) dict=(-dict="$repo/tests/fuzz/line_protocol.dict") ;;
     fuzz_json_ingest) dict=(-dict="$repo/tests/fuzz/json_ingest.dict") ;;
+    fuzz_http_request) dict=(-dict="$repo/tests/fuzz/http_request.dict") ;;
   esac
   # New inputs go to a scratch corpus; the seed corpus in the repository stays as it is.
   mkdir -p "$work/corpus-$t" "$work/artifacts-$t"

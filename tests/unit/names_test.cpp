@@ -65,6 +65,17 @@ TEST(Names, LabelValueIsUtf8OfAtMost1024Bytes) {
   EXPECT_TRUE(valid_label_value(std::string(1024, 'v')));
   EXPECT_FALSE(valid_label_value(std::string(1025, 'v')));
   EXPECT_FALSE(valid_label_value("\xFF"));
+  // Regression: a NUL reached the series table's jsonb, which refuses \u0000 (a 500).
+  EXPECT_FALSE(valid_label_value(std::string("a\0b", 3)));
+  EXPECT_TRUE(valid_label_value("'; DROP TABLE nodes; --"));
+}
+
+TEST(Names, TextIsUtf8WithoutNul) {
+  EXPECT_TRUE(valid_text(""));
+  EXPECT_TRUE(valid_text("h\xC3\xA9llo $1 \\' ) OR 1=1 --"));
+  EXPECT_FALSE(valid_text(std::string(1, '\0')));
+  EXPECT_FALSE(valid_text("\xC3"));
+  EXPECT_FALSE(valid_text("\xED\xA0\x80"));  // a surrogate
 }
 
 TEST(Names, NodeIdRules) {

@@ -61,6 +61,16 @@ TEST(SeriesFilter, GlobMatching) {
   EXPECT_FALSE(glob_match("", "x"));
 }
 
+TEST(SeriesFilter, GlobStarIsAWildcardEvenFacingALiteralStar) {
+  // Regression (fuzz_http_request): `*` was matched as a literal against a `*` in the text
+  // and its backtracking point lost, so "*" did not match "*2".
+  EXPECT_TRUE(glob_match("*", "*2"));
+  EXPECT_TRUE(glob_match("a*", "a*b"));
+  EXPECT_TRUE(glob_match("*2", "*2"));
+  EXPECT_TRUE(glob_match("?*", "**"));
+  EXPECT_FALSE(glob_match("*3", "*2"));
+}
+
 TEST(SeriesFilter, EveryCriterionMustMatch) {
   SeriesKey k{"gpu.temp_c", "n1", {{"gpu", "0"}, {"site", "lab"}}};
   SeriesFilter f;
