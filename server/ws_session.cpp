@@ -14,7 +14,6 @@
 
 #include "core/stream_client_queue.hpp"
 #include "core/stream_protocol.hpp"
-#include "core/time_parse.hpp"
 
 namespace metricsd::server {
 namespace {
