@@ -311,7 +311,8 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionState> state, const Ses
           spdlog::info("{} GET /ws/metrics route=/ws/metrics 101 upgrade", remote);
           state->upgraded = true;
           state->idle = false;
-          co_await run_ws_session(std::move(stream), parser.release(), *ctx.stream, remote);
+          co_await run_ws_session(std::move(stream), parser.release(), std::move(req), *ctx.stream,
+                                  remote);
           co_return;  // the WebSocket session owned the connection and closed it
         }
         res = std::move(*refused);
