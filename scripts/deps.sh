@@ -27,6 +27,7 @@ test_pkgs=(
   libgtest-dev                            # GoogleTest
   prometheus                              # promtool: checks /metrics with Prometheus' own parser
   clang-format curl procps
+  openssl                                 # the TLS tests make self-signed certificates
   clang libclang-rt-14-dev                # libFuzzer + sanitizer runtimes (tests/fuzz/run.sh)
   chromium                                # headless browser end of the /ws/metrics test
 )

@@ -34,6 +34,7 @@
 #include "server/storage_setup.hpp"
 #include "server/stream_context.hpp"
 #include "server/stream_hub.hpp"
+#include "server/tls_context.hpp"
 #include "storage/database.hpp"
 #include "storage/embedded_postgres.hpp"
 #include "storage/group_commit_writer.hpp"
@@ -57,6 +58,13 @@ int thread_count(const Settings& s) {
 
 int serve(const Settings& s) {
   spdlog::info("metricsd {} ({}) starting", kVersion, kGitCommit);
+  std::optional<TlsContext> tls;  // first: a bad certificate stops start-up at once
+  try {
+    if (!s.tls_cert_file.empty()) tls.emplace(s.tls_cert_file, s.tls_key_file);
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
   Storage st;
   if (int rc = open_storage(s, st); rc != 0) return rc;
   fs::path dir = absolute_data_dir(s);
@@ -145,6 +153,7 @@ int serve(const Settings& s) {
   StreamContext stream_ctx{s, hub, stream_metrics, &auth};
   HttpServer server(ioc, s, router, auth, *cors, metrics, &stream_ctx);
   try {
+    if (tls) server.set_tls(&*tls);
     server.listen();
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
@@ -166,9 +175,24 @@ int serve(const Settings& s) {
   maintenance.start();
   auth.start();
   server.start();
-  spdlog::info("listening on http://{} ({} io threads, data_dir {})", server.local_address(),
-               threads, dir.string());
+  spdlog::info("listening on {}://{} ({} io threads, data_dir {})", tls ? "https" : "http",
+               server.local_address(), threads, dir.string());
   sd_notify(0, "READY=1");
+
+  // SIGHUP reloads the TLS certificate, off the io threads (it reads files).
+  asio::signal_set hangup(ioc, SIGHUP);
+  std::thread reloader;
+  std::function<void(const boost::system::error_code&, int)> on_hangup;
+  on_hangup = [&](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    spdlog::info("SIGHUP: {}", tls ? "reloading the TLS certificate" : "nothing to reload");
+    if (tls) {
+      if (reloader.joinable()) reloader.join();
+      reloader = std::thread([&tls] { tls->reload(); });
+    }
+    hangup.async_wait(on_hangup);
+  };
+  hangup.async_wait(on_hangup);
 
   // Shutdown: the first SIGTERM/SIGINT drains, a second one exits at once.
   asio::signal_set signals(ioc, SIGTERM, SIGINT);
@@ -189,6 +213,7 @@ int serve(const Settings& s) {
                  s.shutdown_grace_ms);
     sd_notify(0, "STOPPING=1");
     signals.async_wait(on_signal);
+    hangup.cancel();
     server.begin_shutdown();
     hub.close_all(1001, "shutdown");  // WebSocket clients: going away
     monitor.stop();
@@ -231,6 +256,7 @@ int serve(const Settings& s) {
   }
   for (auto& t : pool)
     t.join();
+  if (reloader.joinable()) reloader.join();
   hub.stop();
 
   db.stop();

@@ -64,6 +64,7 @@ struct HttpServer::Impl {
   asio::io_context& ioc;
   const Settings& settings;
   tcp::acceptor acceptor;
+  const TlsContext* tls = nullptr;  // set before start()
   std::atomic<bool> stopping{false};
   SessionContext ctx;
   prom::Counter& connections_total;
@@ -101,7 +102,8 @@ void HttpServer::Impl::spawn_session(tcp::socket socket) {
     auto ep = socket.remote_endpoint(ignored);
     if (!ignored) addr = ep.address().to_string();
   }
-  auto state = std::make_shared<SessionState>(beast::tcp_stream(std::move(socket)));
+  auto state = std::make_shared<SessionState>(beast::tcp_stream(std::move(socket)),
+                                              tls ? tls->current() : nullptr);
   uint64_t id = 0;
   {
     std::lock_guard lock(mu);
@@ -121,16 +123,16 @@ void HttpServer::Impl::spawn_session(tcp::socket socket) {
           "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
           "Retry-After: 1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{}",
           kBody.size(), kBody);
-      state->stream.socket().non_blocking(true, ignored);
-      state->stream.socket().write_some(asio::buffer(kBusy), ignored);
-      state->stream.close();
+      state->tcp().socket().non_blocking(true, ignored);
+      if (!tls) state->tcp().socket().write_some(asio::buffer(kBusy), ignored);
+      state->tcp().close();
       return;
     }
     id = ++next_id;
     sessions.emplace(id, state);
     ++per_addr[addr];
   }
-  auto ex = state->stream.get_executor();
+  auto ex = state->executor;
   asio::co_spawn(ex, run_session(state, ctx), [this, id, addr](std::exception_ptr e) {
     if (e) {
       try {
@@ -152,6 +154,13 @@ HttpServer::HttpServer(asio::io_context& ioc, const Settings& settings, const Ro
     : impl_(std::make_unique<Impl>(ioc, settings, router, auth, cors, metrics, stream)) {}
 
 HttpServer::~HttpServer() = default;
+
+void HttpServer::set_tls(const TlsContext* tls) {
+  impl_->tls = tls;
+}
+bool HttpServer::tls() const {
+  return impl_->tls != nullptr;
+}
 
 void HttpServer::listen() {
   const std::string& listen = impl_->settings.listen;
@@ -198,7 +207,7 @@ void HttpServer::begin_shutdown() {
   for (auto& [id, weak] : impl_->sessions) {
     if (auto s = weak.lock()) {
       asio::post(s->executor, [s] {
-        if (s->idle && !s->upgraded) s->stream.cancel();  // busy ones close after their answer
+        if (s->idle && !s->upgraded) s->tcp().cancel();  // busy ones close after their answer
       });
     }
   }
@@ -213,7 +222,7 @@ void HttpServer::close_all() {
   for (auto& [id, weak] : impl_->sessions)
     if (auto s = weak.lock())
       asio::post(s->executor, [s] {
-        if (!s->upgraded) s->stream.close();  // WebSocket sessions close themselves
+        if (!s->upgraded) s->tcp().close();  // WebSocket sessions close themselves
       });
 }
 

@@ -12,6 +12,7 @@
 #include "server/cors.hpp"
 #include "server/router.hpp"
 #include "server/stream_context.hpp"
+#include "server/tls_context.hpp"
 
 namespace metricsd::server {
 
@@ -22,6 +23,11 @@ class HttpServer {
              Authenticator& auth, const CorsPolicy& cors, prom::Registry& metrics,
              const StreamContext* stream = nullptr);
   ~HttpServer();
+
+  // Serve HTTPS/WSS only, with the context's current certificate for each new
+  // connection. Call before start(); `tls` must outlive the server.
+  void set_tls(const TlsContext* tls);
+  bool tls() const;
 
   // Binds settings.listen; throws std::runtime_error saying why it cannot.
   void listen();

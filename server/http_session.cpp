@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/url/parse.hpp>
 #include <chrono>
@@ -23,6 +24,7 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using namespace std::chrono_literals;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
@@ -207,21 +209,22 @@ asio::awaitable<api::Response> dispatch(const Route& route, api::Request& req,
 // After answering a request whose body was not read: stop sending, then read and drop
 // what the client still sends (bounded), so closing does not reset the connection
 // before the client has read the answer.
-asio::awaitable<void> linger(beast::tcp_stream& stream) {
+template <class Io>
+asio::awaitable<void> linger(Io& io, beast::tcp_stream& tcp, bool tls) {
   beast::error_code ignored;
-  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-  stream.expires_after(1s);
+  if (!tls) tcp.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  tcp.expires_after(1s);
   std::array<char, 16384> sink;
   size_t total = 0;
   while (total < (size_t{1} << 20)) {
-    auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
+    auto [ec, n] = co_await io.async_read_some(asio::buffer(sink), kTuple);
     if (ec) break;
     total += n;
   }
 }
 
-HttpResponse to_beast(api::Response&& r, unsigned version, bool keep_alive, bool head) {
-  add_security_headers(r, /*tls=*/false);
+HttpResponse to_beast(api::Response&& r, unsigned version, bool keep_alive, bool head, bool tls) {
+  add_security_headers(r, tls);
   HttpResponse res{static_cast<http::status>(r.status), version};
   res.set(http::field::server, "metricsd");
   if (!r.content_type.empty()) res.set(http::field::content_type, r.content_type);
@@ -236,14 +239,20 @@ HttpResponse to_beast(api::Response&& r, unsigned version, bool keep_alive, bool
 
 }  // namespace
 
-asio::awaitable<void> run_session(std::shared_ptr<SessionState> state, const SessionContext& ctx) {
-  auto& stream = state->stream;
+namespace {
+
+// The request loop over `io`: the TCP stream, or the TLS stream over it.
+template <class Io>
+asio::awaitable<void> serve(std::shared_ptr<SessionState> state, Io& io,
+                            const SessionContext& ctx) {
+  auto& tcp = state->tcp();
+  const bool tls = state->tls_context != nullptr;
   const auto& s = ctx.settings;
   beast::flat_buffer buffer;
   std::string remote;
   {
     beast::error_code ec;
-    auto ep = stream.socket().remote_endpoint(ec);
+    auto ep = tcp.socket().remote_endpoint(ec);
     if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
   }
   for (;;) {
@@ -251,8 +260,8 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionState> state, const Ses
     state->idle = true;
     if (buffer.size() == 0) {
       // Idle keep-alive wait for the first bytes of the next request.
-      stream.expires_after(std::chrono::milliseconds(s.http_idle_timeout_ms));
-      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), kTuple);
+      tcp.expires_after(std::chrono::milliseconds(s.http_idle_timeout_ms));
+      auto [ec, n] = co_await io.async_read_some(buffer.prepare(4096), kTuple);
       if (ec) break;  // closed, idle timeout, or shutdown
       buffer.commit(n);
     }
@@ -261,8 +270,8 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionState> state, const Ses
     Parser parser;
     parser.header_limit(static_cast<uint32_t>(s.http_max_header_bytes));
     parser.body_limit(static_cast<uint64_t>(s.http_max_body_bytes));
-    stream.expires_after(std::chrono::milliseconds(s.http_header_timeout_ms));
-    auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, kTuple);
+    tcp.expires_after(std::chrono::milliseconds(s.http_header_timeout_ms));
+    auto [hec, hn] = co_await http::async_read_header(io, buffer, parser, kTuple);
     api::Response res;
     bool close_after = false;
     api::Request req;
@@ -311,7 +320,7 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionState> state, const Ses
           spdlog::info("{} GET /ws/metrics route=/ws/metrics 101 upgrade", remote);
           state->upgraded = true;
           state->idle = false;
-          co_await run_ws_session(std::move(stream), parser.release(), std::move(req), *ctx.stream,
+          co_await run_ws_session(std::move(io), parser.release(), std::move(req), *ctx.stream,
                                   remote);
           co_return;  // the WebSocket session owned the connection and closed it
         }
@@ -336,12 +345,12 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionState> state, const Ses
         } else {
           if (beast::iequals(h[http::field::expect], "100-continue")) {
             http::response<http::empty_body> cont{http::status::continue_, h.version()};
-            stream.expires_after(std::chrono::milliseconds(s.http_body_timeout_ms));
-            auto [cec, cn] = co_await http::async_write(stream, cont, kTuple);
+            tcp.expires_after(std::chrono::milliseconds(s.http_body_timeout_ms));
+            auto [cec, cn] = co_await http::async_write(io, cont, kTuple);
             if (cec) break;
           }
-          stream.expires_after(std::chrono::milliseconds(s.http_body_timeout_ms));
-          auto [bec, bn] = co_await http::async_read(stream, buffer, parser, kTuple);
+          tcp.expires_after(std::chrono::milliseconds(s.http_body_timeout_ms));
+          auto [bec, bn] = co_await http::async_read(io, buffer, parser, kTuple);
           if (bec == http::error::body_limit) {
             ctx.read_errors.with({"body_too_large"}).inc();
             res = error(413, "request body exceeds http.max_body_bytes (" +
@@ -366,11 +375,11 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionState> state, const Ses
       ctx.cors.apply(req, res);
     }
     bool keep_alive = !close_after && !ctx.stopping.load();
-    auto out = to_beast(std::move(res), version, keep_alive, req.method == "HEAD");
+    auto out = to_beast(std::move(res), version, keep_alive, req.method == "HEAD", tls);
     size_t bytes = out.body().size();
     int status = out.result_int();
-    stream.expires_after(std::chrono::milliseconds(s.http_body_timeout_ms));
-    auto [wec, wn] = co_await http::async_write(stream, out, kTuple);
+    tcp.expires_after(std::chrono::milliseconds(s.http_body_timeout_ms));
+    auto [wec, wn] = co_await http::async_write(io, out, kTuple);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     ctx.requests.with({method_label(req.method), route_label, std::to_string(status)}).inc();
     ctx.durations.with({route_label}).observe(secs);
@@ -378,12 +387,35 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionState> state, const Ses
     spdlog::info("{} {} {} route={} {} {}B {}us{}", remote, req.method.empty() ? "-" : req.method,
                  req.path.empty() ? "-" : req.path, route_label, status, bytes,
                  static_cast<long long>(secs * 1e6), wec ? " (write failed)" : "");
-    if (!wec && body_unread) co_await linger(stream);
+    if (!wec && body_unread) co_await linger(io, tcp, tls);
     if (wec || !keep_alive) break;
   }
+  if constexpr (!std::is_same_v<Io, beast::tcp_stream>) {
+    tcp.expires_after(1s);  // a TLS close_notify, bounded
+    auto [sec] = co_await io.async_shutdown(kTuple);
+  }
   beast::error_code ignored;
-  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-  stream.close();
+  tcp.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  tcp.close();
+}
+
+}  // namespace
+
+asio::awaitable<void> run_session(std::shared_ptr<SessionState> state, const SessionContext& ctx) {
+  if (auto* plain = std::get_if<SessionState::Plain>(&state->stream)) {
+    co_await serve(state, *plain, ctx);
+    co_return;
+  }
+  auto& tls = std::get<SessionState::Tls>(state->stream);
+  state->tcp().expires_after(std::chrono::milliseconds(ctx.settings.http_header_timeout_ms));
+  auto [ec] = co_await tls.async_handshake(ssl::stream_base::server, kTuple);
+  if (ec) {
+    ctx.read_errors.with({"tls_handshake"}).inc();
+    spdlog::debug("TLS handshake failed: {}", ec.message());
+    state->tcp().close();
+    co_return;
+  }
+  co_await serve(state, tls, ctx);
 }
 
 }  // namespace metricsd::server

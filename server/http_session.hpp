@@ -8,7 +8,9 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <memory>
+#include <variant>
 
 #include "core/prom.hpp"
 #include "core/settings.hpp"
@@ -35,13 +37,27 @@ struct SessionContext {
 };
 
 // Per-connection state shared with the server's registry (which may close it on shutdown).
-// Touched only on the connection's strand.
+// Touched only on the connection's strand. Under TLS the TCP stream moves into the TLS
+// stream when the session starts; tcp() is the lowest layer either way.
 struct SessionState {
-  explicit SessionState(boost::beast::tcp_stream s)
-      : stream(std::move(s)), executor(stream.get_executor()) {}
-  boost::beast::tcp_stream stream;
-  // The connection's strand; kept apart because `stream` is moved out on an upgrade.
+  SessionState(boost::beast::tcp_stream s, std::shared_ptr<boost::asio::ssl::context> tls)
+      : executor(s.get_executor()), tls_context(std::move(tls)) {
+    if (tls_context)
+      stream.emplace<Tls>(std::move(s), *tls_context);
+    else
+      stream.emplace<Plain>(std::move(s));
+  }
+  using Plain = boost::beast::tcp_stream;
+  using Tls = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+  boost::beast::tcp_stream& tcp() {
+    return std::holds_alternative<Plain>(stream)
+               ? std::get<Plain>(stream)
+               : boost::beast::get_lowest_layer(std::get<Tls>(stream));
+  }
+  // The connection's strand; kept apart because the stream is moved out on an upgrade.
   const boost::beast::tcp_stream::executor_type executor;
+  std::shared_ptr<boost::asio::ssl::context> tls_context;  // outlives the TLS stream
+  std::variant<std::monostate, Plain, Tls> stream;
   bool idle = true;       // waiting for the next request to start
   bool upgraded = false;  // the stream moved to a WebSocket session: leave it alone
 };

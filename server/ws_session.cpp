@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <chrono>
 #include <mutex>
 
@@ -43,9 +44,11 @@ Payload text(std::string s) {
   return std::make_shared<const std::string>(std::move(s));
 }
 
-class WsSession : public StreamSink, public std::enable_shared_from_this<WsSession> {
+// Next: beast::tcp_stream, or beast::ssl_stream<beast::tcp_stream> under TLS.
+template <class Next>
+class WsSession : public StreamSink, public std::enable_shared_from_this<WsSession<Next>> {
  public:
-  WsSession(beast::tcp_stream s, const StreamContext& ctx, std::string remote)
+  WsSession(Next s, const StreamContext& ctx, std::string remote)
       : ws_(std::move(s)),
         ctx_(ctx),
         remote_(std::move(remote)),
@@ -66,8 +69,9 @@ class WsSession : public StreamSink, public std::enable_shared_from_this<WsSessi
     offer([&](ClientQueue& q) { return q.push_control(std::move(message), steady_ms()); }, 0);
   }
   void close(uint16_t code, const char* reason) override {
-    asio::post(ws_.get_executor(),
-               [self = shared_from_this(), code, reason] { self->start_close(code, reason); });
+    asio::post(ws_.get_executor(), [self = this->shared_from_this(), code, reason] {
+      self->start_close(code, reason);
+    });
   }
 
  private:
@@ -83,7 +87,7 @@ class WsSession : public StreamSink, public std::enable_shared_from_this<WsSessi
   void start_close(uint16_t code, const char* reason);  // on the strand
   const char* end_reason(const beast::error_code& ec) const;
 
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<Next> ws_;
   const StreamContext& ctx_;
   const std::string remote_;
   stream::ClientId id_ = 0;
@@ -105,8 +109,9 @@ class WsSession : public StreamSink, public std::enable_shared_from_this<WsSessi
   uint64_t sent_ = 0;
 };
 
+template <class Next>
 template <class Push>
-void WsSession::offer(Push&& push, uint32_t samples) {
+void WsSession<Next>::offer(Push&& push, uint32_t samples) {
   ClientQueue::Offer r;
   bool wake = false;
   {
@@ -137,12 +142,14 @@ void WsSession::offer(Push&& push, uint32_t samples) {
   }
 }
 
-void WsSession::wake_writer() {
-  asio::post(ws_.get_executor(), [self = shared_from_this()] { self->wake_.cancel(); });
+template <class Next>
+void WsSession<Next>::wake_writer() {
+  asio::post(ws_.get_executor(), [self = this->shared_from_this()] { self->wake_.cancel(); });
 }
 
-asio::awaitable<void> WsSession::write_loop() {
-  auto self = shared_from_this();
+template <class Next>
+asio::awaitable<void> WsSession<Next>::write_loop() {
+  auto self = this->shared_from_this();
   for (;;) {
     std::optional<ClientQueue::Popped> m;
     {
@@ -169,8 +176,9 @@ asio::awaitable<void> WsSession::write_loop() {
   }
 }
 
-asio::awaitable<void> WsSession::recheck_loop(api::Request authorized) {
-  auto self = shared_from_this();
+template <class Next>
+asio::awaitable<void> WsSession<Next>::recheck_loop(api::Request authorized) {
+  auto self = this->shared_from_this();
   auto period = std::chrono::milliseconds(std::max<int64_t>(1000, ctx_.settings.auth_cache_ttl_ms));
   for (;;) {
     recheck_.expires_after(period);
@@ -198,7 +206,8 @@ asio::awaitable<void> WsSession::recheck_loop(api::Request authorized) {
   }
 }
 
-void WsSession::start_close(uint16_t code, const char* reason) {
+template <class Next>
+void WsSession<Next>::start_close(uint16_t code, const char* reason) {
   if (closing_ || ended_) return;
   closing_ = true;
   close_reason_ = reason;
@@ -209,7 +218,7 @@ void WsSession::start_close(uint16_t code, const char* reason) {
   wake_.cancel();
   asio::co_spawn(
       ws_.get_executor(),
-      [self = shared_from_this(), code]() -> asio::awaitable<void> {
+      [self = this->shared_from_this(), code]() -> asio::awaitable<void> {
         // A client that stopped reading never lets the close frame out: cut it.
         asio::steady_timer cut(self->ws_.get_executor(), kCloseTimeout);
         cut.async_wait([self](beast::error_code ec) {
@@ -221,12 +230,14 @@ void WsSession::start_close(uint16_t code, const char* reason) {
       asio::detached);
 }
 
-void WsSession::reply_error(const stream::RequestError& e) {
+template <class Next>
+void WsSession<Next>::reply_error(const stream::RequestError& e) {
   ctx_.metrics.client_errors.with({e.code}).inc();
   deliver_control(text(stream::encode_error(e)));
 }
 
-void WsSession::handle(std::string_view message) {
+template <class Next>
+void WsSession<Next>::handle(std::string_view message) {
   auto parsed = stream::parse_request(message, limits_);
   if (auto* e = std::get_if<stream::RequestError>(&parsed)) {
     reply_error(*e);
@@ -246,7 +257,8 @@ void WsSession::handle(std::string_view message) {
   }
 }
 
-void WsSession::subscribe(stream::Request& r) {
+template <class Next>
+void WsSession<Next>::subscribe(stream::Request& r) {
   std::vector<stream::Channel> next = channels_;
   for (const auto& c : r.channels)
     if (std::find(next.begin(), next.end(), c) == next.end()) next.push_back(c);
@@ -283,7 +295,8 @@ void WsSession::subscribe(stream::Request& r) {
   nodes_ = std::move(nodes);
 }
 
-void WsSession::unsubscribe(stream::Request& r) {
+template <class Next>
+void WsSession<Next>::unsubscribe(stream::Request& r) {
   std::vector<stream::Channel> next;
   if (!r.all_channels)
     for (const auto& c : channels_)
@@ -307,7 +320,8 @@ void WsSession::unsubscribe(stream::Request& r) {
   channels_ = std::move(next);
 }
 
-const char* WsSession::end_reason(const beast::error_code& ec) const {
+template <class Next>
+const char* WsSession<Next>::end_reason(const beast::error_code& ec) const {
   if (close_reason_) return close_reason_;
   if (ec == websocket::error::closed) return "client";
   if (ec == beast::error::timeout) return "timeout";
@@ -316,8 +330,9 @@ const char* WsSession::end_reason(const beast::error_code& ec) const {
   return "error";
 }
 
-asio::awaitable<void> WsSession::run(http::request<http::string_body> req,
-                                     api::Request authorized) {
+template <class Next>
+asio::awaitable<void> WsSession<Next>::run(http::request<http::string_body> req,
+                                           api::Request authorized) {
   const auto& s = ctx_.settings;
   beast::get_lowest_layer(ws_).expires_never();  // the WebSocket timeouts take over
   websocket::stream_base::timeout timeouts;
@@ -344,7 +359,7 @@ asio::awaitable<void> WsSession::run(http::request<http::string_body> req,
     co_return;
   }
   ctx_.metrics.connections.inc();
-  id_ = ctx_.hub.attach(weak_from_this());
+  id_ = ctx_.hub.attach(this->weak_from_this());
   if (ctx_.hub.closing()) start_close(1001, "shutdown");  // attached after the shutdown began
   if (ctx_.auth && ctx_.auth->enabled())
     asio::co_spawn(ws_.get_executor(), recheck_loop(std::move(authorized)), asio::detached);
@@ -409,7 +424,17 @@ asio::awaitable<void> run_ws_session(beast::tcp_stream stream,
                                      http::request<http::string_body> upgrade,
                                      api::Request authorized, const StreamContext& ctx,
                                      std::string remote) {
-  auto session = std::make_shared<WsSession>(std::move(stream), ctx, std::move(remote));
+  auto session =
+      std::make_shared<WsSession<beast::tcp_stream>>(std::move(stream), ctx, std::move(remote));
+  co_await session->run(std::move(upgrade), std::move(authorized));
+}
+
+asio::awaitable<void> run_ws_session(beast::ssl_stream<beast::tcp_stream> stream,
+                                     http::request<http::string_body> upgrade,
+                                     api::Request authorized, const StreamContext& ctx,
+                                     std::string remote) {
+  auto session = std::make_shared<WsSession<beast::ssl_stream<beast::tcp_stream>>>(
+      std::move(stream), ctx, std::move(remote));
   co_await session->run(std::move(upgrade), std::move(authorized));
 }
 

@@ -9,6 +9,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <string>
 
 #include "api/http_types.hpp"
@@ -22,6 +23,10 @@ namespace metricsd::server {
 // when its token is no longer good (revoked, or its role lowered).
 boost::asio::awaitable<void> run_ws_session(
     boost::beast::tcp_stream stream,
+    boost::beast::http::request<boost::beast::http::string_body> upgrade, api::Request authorized,
+    const StreamContext& ctx, std::string remote);
+boost::asio::awaitable<void> run_ws_session(
+    boost::beast::ssl_stream<boost::beast::tcp_stream> stream,
     boost::beast::http::request<boost::beast::http::string_body> upgrade, api::Request authorized,
     const StreamContext& ctx, std::string remote);
 

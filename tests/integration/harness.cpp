@@ -183,7 +183,7 @@ Daemon::~Daemon() {
 }
 
 bool Daemon::wait_listening(std::chrono::milliseconds timeout) {
-  static const std::regex re(R"(listening on http://127\.0\.0\.1:(\d+))");
+  static const std::regex re(R"(listening on https?://127\.0\.0\.1:(\d+))");
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     std::smatch m;
