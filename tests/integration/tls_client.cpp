@@ -8,6 +8,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -61,6 +63,27 @@ HttpResult https_request(int port, const std::string& method, const std::string&
     out.headers[name] = std::string(f.value());
   }
   out.body = res.body();
+  return out;
+}
+
+std::string wss_exchange(int port, const TlsOptions& tls, const std::string& token,
+                         const std::string& message) {
+  asio::io_context ioc;
+  ssl::context ctx(ssl::context::tls_client);
+  ctx.load_verify_file(tls.ca_file);
+  ctx.set_verify_mode(ssl::verify_peer);
+  beast::websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws(ioc, ctx);
+  beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(20));
+  beast::get_lowest_layer(ws).connect(
+      asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)));
+  ws.next_layer().handshake(ssl::stream_base::client);
+  ws.handshake("127.0.0.1", "/ws/metrics?access_token=" + token);
+  ws.text(true);
+  ws.write(asio::buffer(message));
+  beast::flat_buffer buf;
+  ws.read(buf);
+  std::string out = beast::buffers_to_string(buf.data());
+  ws.close(beast::websocket::close_code::normal);
   return out;
 }
 

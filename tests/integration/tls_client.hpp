@@ -19,6 +19,11 @@ HttpResult https_request(int port, const std::string& method, const std::string&
                          const TlsOptions& tls, const std::string& body = "",
                          const std::string& token = "");
 
+// Opens wss://127.0.0.1:port/ws/metrics?access_token=..., sends one text message and
+// returns the first message the server sends back. Throws on failure.
+std::string wss_exchange(int port, const TlsOptions& tls, const std::string& token,
+                         const std::string& message);
+
 // Writes a self-signed certificate and key for 127.0.0.1 with the `openssl` command.
 void make_self_signed(const std::string& cert_file, const std::string& key_file,
                       const std::string& common_name);

@@ -44,6 +44,12 @@ TEST(Tls, ServesHttpsOnlyWithModernProtocolsAndReloadsOnSighup) {
   EXPECT_EQ(nodes.status, 200) << nodes.body;
   EXPECT_EQ(https_request(d.port(), "GET", "/api/v1/nodes", opts).status, 401);
 
+  // WSS: the live stream over the same TLS listener.
+  auto pong = wss_exchange(d.port(), opts, token, R"({"op":"ping","id":7})");
+  EXPECT_NE(pong.find("\"pong\""), std::string::npos) << pong;
+  EXPECT_NE(pong.find("7"), std::string::npos) << pong;
+  EXPECT_ANY_THROW(wss_exchange(d.port(), opts, "mtd_wrong", R"({"op":"ping","id":1})"));
+
   // Plain HTTP on the TLS port gets no HTTP answer.
   std::string plain = raw_exchange(d.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 3s);
   EXPECT_EQ(plain.find("HTTP/1.1 200"), std::string::npos) << plain;
