@@ -4,6 +4,9 @@
 # POST /api/v1/write, subscribers each on one of CATEGORIES categories), stops it, and
 # prints one line per point plus a table of delivery latency and throughput.
 #
+# All clients come from 127.0.0.1 with the daemon's admin token, so the per-address
+# connection and rate limits are raised for the run.
+#
 # Usage: bench/run_stream.sh
 # Environment:
 #   METRICSD_BIN=build-stream/metricsd   the daemon (default: the first built under the repo)
@@ -53,7 +56,7 @@ for point in $POINTS; do
   rm -rf "$DATA"
   "$METRICSD_BIN" --data-dir "$DATA" --listen "$LISTEN" --log-level warn \
     --stream-flush-ms "${flush}ms" --stream-max-clients 20000 --http-max-connections 20000 \
-    --http-max-connections-per-addr 20000 \
+    --http-max-connections-per-addr 20000 --rate-limit-per-addr-rps 100000 \
     >"$DATA.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 120); do

@@ -150,7 +150,7 @@ int serve(const Settings& s) {
   register_control_routes(router, tokens, commands);
 
   // /ws/metrics: the upgrade is authorized (role viewer) by `auth` before the handshake.
-  StreamContext stream_ctx{s, hub, stream_metrics};
+  StreamContext stream_ctx{s, hub, stream_metrics, &auth};
   HttpServer server(ioc, s, router, auth, *cors, metrics, &stream_ctx);
   try {
     if (tls) server.set_tls(&*tls);

@@ -303,7 +303,8 @@ asio::awaitable<void> serve(std::shared_ptr<SessionState> state, Io& io,
           spdlog::info("{} GET /ws/metrics route=/ws/metrics 101 upgrade", remote);
           state->upgraded = true;
           state->idle = false;
-          co_await run_ws_session(std::move(io), parser.release(), *ctx.stream, remote);
+          co_await run_ws_session(std::move(io), parser.release(), std::move(req), *ctx.stream,
+                                  remote);
           co_return;  // the WebSocket session owned the connection and closed it
         }
         res = std::move(*refused);

@@ -1,7 +1,7 @@
-// What the HTTP sessions need to serve /ws/metrics: the hub and the stream's counters
-// (the upgrade is authorized by the session's Authenticator before the handshake). Owned
-// by the daemon; outlives every session. Beast-free, so http_session.hpp can carry a
-// pointer to it.
+// What the HTTP sessions need to serve /ws/metrics: the hub, the stream's counters and
+// the Authenticator (the upgrade is authorized before the handshake, and an open stream
+// again every auth.cache_ttl_ms, so a revoked token stops streaming). Owned by the daemon;
+// outlives every session. Beast-free, so http_session.hpp can carry a pointer to it.
 #pragma once
 
 #include "core/settings.hpp"
@@ -10,10 +10,13 @@
 
 namespace metricsd::server {
 
+class Authenticator;
+
 struct StreamContext {
   const Settings& settings;
   StreamHub& hub;
   StreamMetrics& metrics;
+  Authenticator* auth = nullptr;  // null: no re-checks
 };
 
 }  // namespace metricsd::server

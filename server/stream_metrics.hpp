@@ -15,8 +15,8 @@ struct StreamMetrics {
                           "Upgrades to /ws/metrics refused before the handshake, by reason",
                           {"reason"})),
         closes(m.counter("metricsd_stream_closes_total",
-                         "Stream connections ended, by reason (client, timeout, too_slow, "
-                         "policy, shutdown, message_too_big, error)",
+                         "Stream connections ended, by reason (client, disconnect, timeout, "
+                         "too_slow, policy, unauthorized, shutdown, message_too_big, error)",
                          {"reason"})),
         messages_sent(
             m.counter("metricsd_stream_messages_sent_total", "Messages written to stream clients")

@@ -15,7 +15,7 @@
 
 #include "core/stream_client_queue.hpp"
 #include "core/stream_protocol.hpp"
-#include "core/time_parse.hpp"
+#include "server/auth.hpp"
 
 namespace metricsd::server {
 namespace {
@@ -55,9 +55,10 @@ class WsSession : public StreamSink, public std::enable_shared_from_this<WsSessi
         queue_(static_cast<size_t>(ctx.settings.stream_max_client_queue),
                ctx.settings.stream_max_lag_ms),
         wake_(ws_.get_executor(), asio::steady_timer::time_point::max()),
+        recheck_(ws_.get_executor()),
         limits_{static_cast<size_t>(ctx.settings.stream_max_channels)} {}
 
-  asio::awaitable<void> run(http::request<http::string_body> req);
+  asio::awaitable<void> run(http::request<http::string_body> req, api::Request authorized);
 
   // StreamSink: any thread.
   void deliver_metrics(Payload message, uint32_t samples) override {
@@ -78,6 +79,7 @@ class WsSession : public StreamSink, public std::enable_shared_from_this<WsSessi
   void offer(Push&& push, uint32_t samples);
   void wake_writer();
   asio::awaitable<void> write_loop();
+  asio::awaitable<void> recheck_loop(api::Request authorized);
   void handle(std::string_view text);
   void reply_error(const stream::RequestError& e);
   void subscribe(stream::Request& r);
@@ -97,6 +99,7 @@ class WsSession : public StreamSink, public std::enable_shared_from_this<WsSessi
 
   // On the strand only.
   asio::steady_timer wake_;
+  asio::steady_timer recheck_;
   stream::Limits limits_;
   std::vector<stream::Channel> channels_;
   std::vector<std::string> nodes_;
@@ -170,6 +173,36 @@ asio::awaitable<void> WsSession<Next>::write_loop() {
     ctx_.metrics.messages_sent.inc();
     ctx_.metrics.bytes_sent.inc(static_cast<double>(n));
     if (m->samples > 0) ctx_.metrics.samples_delivered.inc(m->samples);
+  }
+}
+
+template <class Next>
+asio::awaitable<void> WsSession<Next>::recheck_loop(api::Request authorized) {
+  auto self = this->shared_from_this();
+  auto period = std::chrono::milliseconds(std::max<int64_t>(1000, ctx_.settings.auth_cache_ttl_ms));
+  for (;;) {
+    recheck_.expires_after(period);
+    co_await recheck_.async_wait(kTuple);
+    if (closing_ || ended_) co_return;
+    std::exception_ptr failed;
+    try {
+      co_await ctx_.auth->authorize(authorized, Access::kViewer, /*allow_query_token=*/true);
+    } catch (...) {
+      failed = std::current_exception();
+    }
+    if (!failed || closing_ || ended_) continue;
+    try {
+      std::rethrow_exception(failed);
+    } catch (const api::ApiError& e) {
+      if (e.status() == 401 || e.status() == 403) {
+        spdlog::info("{} /ws/metrics: token no longer allowed ({}); closing", remote_, e.what());
+        start_close(1008, "unauthorized");
+        co_return;
+      }
+      // 429 and the like: the token is still good; check again next time.
+    } catch (const std::exception&) {
+      // The database is unreachable: keep streaming, check again next time.
+    }
   }
 }
 
@@ -298,7 +331,8 @@ const char* WsSession<Next>::end_reason(const beast::error_code& ec) const {
 }
 
 template <class Next>
-asio::awaitable<void> WsSession<Next>::run(http::request<http::string_body> req) {
+asio::awaitable<void> WsSession<Next>::run(http::request<http::string_body> req,
+                                           api::Request authorized) {
   const auto& s = ctx_.settings;
   beast::get_lowest_layer(ws_).expires_never();  // the WebSocket timeouts take over
   websocket::stream_base::timeout timeouts;
@@ -327,6 +361,8 @@ asio::awaitable<void> WsSession<Next>::run(http::request<http::string_body> req)
   ctx_.metrics.connections.inc();
   id_ = ctx_.hub.attach(this->weak_from_this());
   if (ctx_.hub.closing()) start_close(1001, "shutdown");  // attached after the shutdown began
+  if (ctx_.auth && ctx_.auth->enabled())
+    asio::co_spawn(ws_.get_executor(), recheck_loop(std::move(authorized)), asio::detached);
   asio::co_spawn(ws_.get_executor(), write_loop(), [](std::exception_ptr e) {
     if (!e) return;
     try {
@@ -368,6 +404,7 @@ asio::awaitable<void> WsSession<Next>::run(http::request<http::string_body> req)
     refuse_ = true;
   }
   wake_.cancel();
+  recheck_.cancel();
   const char* reason = end_reason(ec);
   ctx_.metrics.closes.with({reason}).inc();
   ctx_.hub.detach(id_);
@@ -385,18 +422,20 @@ asio::awaitable<void> WsSession<Next>::run(http::request<http::string_body> req)
 
 asio::awaitable<void> run_ws_session(beast::tcp_stream stream,
                                      http::request<http::string_body> upgrade,
-                                     const StreamContext& ctx, std::string remote) {
+                                     api::Request authorized, const StreamContext& ctx,
+                                     std::string remote) {
   auto session =
       std::make_shared<WsSession<beast::tcp_stream>>(std::move(stream), ctx, std::move(remote));
-  co_await session->run(std::move(upgrade));
+  co_await session->run(std::move(upgrade), std::move(authorized));
 }
 
 asio::awaitable<void> run_ws_session(beast::ssl_stream<beast::tcp_stream> stream,
                                      http::request<http::string_body> upgrade,
-                                     const StreamContext& ctx, std::string remote) {
+                                     api::Request authorized, const StreamContext& ctx,
+                                     std::string remote) {
   auto session = std::make_shared<WsSession<beast::ssl_stream<beast::tcp_stream>>>(
       std::move(stream), ctx, std::move(remote));
-  co_await session->run(std::move(upgrade));
+  co_await session->run(std::move(upgrade), std::move(authorized));
 }
 
 }  // namespace metricsd::server

@@ -21,7 +21,7 @@ class StreamTest : public StreamBase {
  protected:
   static void SetUpTestSuite() {
     start({"--stream-max-clients", "6", "--stream-max-channels", "4", "--stream-max-message-bytes",
-           "1KiB"});
+           "1KiB", "--auth-cache-ttl-ms", "1s"});
   }
   static void TearDownTestSuite() { stop(); }
 };
@@ -279,6 +279,20 @@ TEST_F(StreamTest, UpgradeNeedsAViewerToken) {
   // The query string (it carries the token) never reaches the log.
   EXPECT_EQ(daemon_->log().find(viewer), std::string::npos);
   EXPECT_EQ(daemon_->log().find(agent), std::string::npos);
+}
+
+TEST_F(StreamTest, RevokedTokenEndsTheStreamWith1008) {
+  auto r = http_request(port(), "POST", "/api/v1/tokens", R"({"name":"revoked","role":"viewer"})",
+                        {{"Content-Type", "application/json"}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  auto created = json::parse(r.body);
+  WsClient c(port(), {.target = "/ws/metrics?access_token=" + created["token"].get<std::string>()});
+  subscribe(c, {{"op", "subscribe"}, {"id", 1}, {"channels", {"metrics:revt"}}});
+  EXPECT_FALSE(c.wait_closed(1500ms)) << "closed while its token was still good";
+  auto del = http_request(port(), "DELETE", "/api/v1/tokens/" + created["id"].dump());
+  ASSERT_EQ(del.status / 100, 2) << del.body;
+  EXPECT_EQ(c.wait_closed(5s), 1008);
+  EXPECT_GE(wait_metric("metricsd_stream_closes_total{reason=\"unauthorized\"}", 1), 1);
 }
 
 TEST_F(StreamTest, CountersAppearInMetrics) {
