@@ -27,6 +27,15 @@ double RateLimiter::take(std::string_view key, double cost, double now_s) {
   return 0;
 }
 
+double RateLimiter::wait(std::string_view key, double now_s) const {
+  std::lock_guard lock(mu_);
+  auto it = buckets_.find(std::string(key));
+  if (it == buckets_.end()) return 0;
+  double tokens =
+      std::min(burst_, it->second.tokens + std::max(0.0, now_s - it->second.updated_s) * rate_);
+  return tokens + 1e-9 >= 1 ? 0 : (1 - tokens) / rate_;
+}
+
 size_t RateLimiter::keys() const {
   std::lock_guard lock(mu_);
   return buckets_.size();

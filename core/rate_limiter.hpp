@@ -19,6 +19,8 @@ class RateLimiter {
   // when allowed, else the seconds until the cost would be affordable (nothing is spent).
   // A cost above the burst is allowed once the bucket is full (it goes into debt).
   double take(std::string_view key, double cost, double now_s);
+  // The seconds until one unit would be affordable (0: now), spending nothing.
+  double wait(std::string_view key, double now_s) const;
 
   size_t keys() const;
   double rate() const { return rate_; }

@@ -115,8 +115,11 @@ asio::awaitable<std::optional<api::Principal>> Authenticator::resolve(std::strin
   std::string hash = hash_token_secret(secret);
   std::optional<api::Principal> who = cached(hash);
   if (who) co_return who;
-  // Every database lookup is charged to the client's address, so guessing is slow.
-  double wait = per_addr_.take(address_only(remote), 1, now_s());
+  // An address whose unknown tokens used up its budget is refused before the database is
+  // asked; only lookups that find nothing are charged, so many clients starting at once
+  // with one valid token are not refused.
+  const std::string addr = address_only(remote);
+  double wait = per_addr_.wait(addr, now_s());
   if (wait > 0) {
     limited_.with({"address"}).inc();
     throw api::ApiError::rate_limited(
@@ -129,6 +132,8 @@ asio::awaitable<std::optional<api::Principal>> Authenticator::resolve(std::strin
   if (row) {
     who = api::Principal{true, row->id, row->name, row->role, row->node_id};
     remember(hash, *who);
+  } else {
+    per_addr_.take(addr, 1, now_s());
   }
   co_return who;
 }

@@ -50,6 +50,15 @@ TEST(RateLimiter, BurstThenRateAndARetryHint) {
   EXPECT_GT(l.take("a", 1, 100.0), 0);
 }
 
+TEST(RateLimiter, WaitPeeksWithoutSpending) {
+  RateLimiter l(2, 2, 100);
+  EXPECT_EQ(l.wait("a", 0.0), 0);
+  EXPECT_EQ(l.wait("a", 0.0), 0);  // nothing spent
+  l.take("a", 2, 0.0);
+  EXPECT_NEAR(l.wait("a", 0.0), 0.5, 1e-9);
+  EXPECT_EQ(l.wait("a", 0.5), 0);
+}
+
 TEST(RateLimiter, ACostAboveTheBurstPassesOnceFromAFullBucketThenWaits) {
   RateLimiter l(10, 10, 100);
   EXPECT_EQ(l.take("t", 25, 0.0), 0);  // debt of 15
