@@ -83,8 +83,12 @@ void touch_tokens(pqxx::connection& c, const std::vector<std::pair<int64_t, int6
   if (used.empty()) return;
   std::string ids = "{", times = "{";
   for (size_t i = 0; i < used.size(); ++i) {
-    ids += (i ? "," : "") + std::to_string(used[i].first);
-    times += (i ? "," : "") + std::to_string(used[i].second);
+    if (i) {
+      ids += ',';
+      times += ',';
+    }
+    ids += std::to_string(used[i].first);
+    times += std::to_string(used[i].second);
   }
   ids += "}";
   times += "}";
