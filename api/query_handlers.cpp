@@ -3,14 +3,11 @@
 
 #include <fmt/format.h>
 #include <cmath>
-#include <mutex>
-#include <shared_mutex>
 
 #include "api/query_params.hpp"
 #include "core/names.hpp"
 #include "core/settings.hpp"
 #include "core/time_parse.hpp"
-#include "storage/query_store.hpp"
 
 namespace metricsd::api {
 namespace {
@@ -81,13 +78,9 @@ bool wants_csv(const Request& req) {
 }  // namespace
 
 QueryHandlers::QueryHandlers(storage::Database& db, storage::SeriesRegistry& registry,
-                             const Head& head, int64_t timeout_ms, prom::Registry& metrics)
-    : db_(db),
-      registry_(registry),
-      head_(head),
-      timeout_ms_(timeout_ms),
-      tiers_(metrics.counter("metricsd_query_tier_total",
-                             "Queries answered, by the stored tier read", {"tier"})) {}
+                             const Head& head, TierCache& cache, int64_t timeout_ms,
+                             prom::Registry& metrics)
+    : registry_(registry), head_(head), reader_(db, head, cache, timeout_ms, metrics) {}
 
 QueryHandlers::Selected QueryHandlers::select(const SeriesFilter& f, size_t limit,
                                               const char* narrow_hint) const {
@@ -101,50 +94,11 @@ QueryHandlers::Selected QueryHandlers::select(const SeriesFilter& f, size_t limi
 
 boost::asio::awaitable<std::vector<std::vector<std::pair<int64_t, double>>>> QueryHandlers::run(
     const Selected& series, const Range& r) {
-  if (!db_.ready()) throw ApiError::unavailable(db_.not_ready_reason(), 2);
-  Tier tier = tier_for(r.from_ms, r.to_ms, r.step_ms);
-  tiers_.with({std::string(to_string(tier))}).inc();
   std::vector<int64_t> ids;
-  std::unordered_map<int64_t, size_t> index;
-  for (const auto& [id, key] : series) {
-    index[id] = ids.size();
+  ids.reserve(series.size());
+  for (const auto& [id, key] : series)
     ids.push_back(id);
-  }
-  std::vector<BucketAccumulator> acc(ids.size(), BucketAccumulator(r.from_ms, r.to_ms, r.step_ms));
-  if (!ids.empty()) {
-    try {
-      co_await db_.read_pool().run([&](pqxx::connection& c) {
-        // Stored tiers and the head under one shared lock: a compaction cannot move samples
-        // between them meanwhile, so each sample is counted once.
-        std::shared_lock tiers(head_.tiers_mutex());
-        pqxx::read_transaction tx(c);
-        tx.exec("SET LOCAL statement_timeout = " + std::to_string(timeout_ms_));
-        if (tier == Tier::kRaw) {
-          storage::read_chunk_samples(
-              tx, ids, r.from_ms, r.to_ms,
-              [&](int64_t id, int64_t t, double v) { acc[index[id]].add(t, v); });
-        } else {
-          storage::read_rollups(
-              tx, tier, ids, r.from_ms, r.to_ms,
-              [&](int64_t id, int64_t b, const Aggregate& a) { acc[index[id]].add(b, a); });
-        }
-        for (size_t i = 0; i < ids.size(); ++i)
-          for (const auto& p : head_.range(ids[i], r.from_ms, r.to_ms))
-            acc[i].add(p.ts_ms, p.value);
-      });
-    } catch (const pqxx::sql_error& e) {
-      if (e.sqlstate() != "57014") throw;  // 57014: cancelled by statement_timeout
-      throw ApiError::unavailable(
-          fmt::format("the query took longer than query.timeout_ms ({} ms); narrow the range or "
-                      "the series",
-                      timeout_ms_),
-          1);
-    }
-  }
-  std::vector<std::vector<std::pair<int64_t, double>>> out;
-  for (const auto& a : acc)
-    out.push_back(a.points(r.agg));
-  co_return out;
+  co_return co_await reader_.run(ids, r);
 }
 
 boost::asio::awaitable<Response> QueryHandlers::query(Request& req) {

@@ -7,10 +7,12 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "api/http_types.hpp"
+#include "api/query_reader.hpp"
 #include "core/head.hpp"
 #include "core/prom.hpp"
 #include "core/query_plan.hpp"
 #include "core/series_filter.hpp"
+#include "core/tier_cache.hpp"
 #include "storage/database.hpp"
 #include "storage/series_registry.hpp"
 
@@ -23,7 +25,7 @@ inline constexpr size_t kMaxLatestSeries = 20'000;
 class QueryHandlers {
  public:
   QueryHandlers(storage::Database& db, storage::SeriesRegistry& registry, const Head& head,
-                int64_t timeout_ms, prom::Registry& metrics);
+                TierCache& cache, int64_t timeout_ms, prom::Registry& metrics);
 
   boost::asio::awaitable<Response> query(Request& req);
   boost::asio::awaitable<Response> latest(Request& req);
@@ -32,10 +34,7 @@ class QueryHandlers {
   boost::asio::awaitable<Response> category_history(Request& req);
 
  private:
-  struct Range {
-    int64_t from_ms, to_ms, step_ms;
-    Agg agg;
-  };
+  using Range = QueryRange;
   using Selected = std::vector<std::pair<int64_t, SeriesKey>>;
   // Buckets every selected series over the range: points per series, in order.
   boost::asio::awaitable<std::vector<std::vector<std::pair<int64_t, double>>>> run(
@@ -43,11 +42,9 @@ class QueryHandlers {
   Selected select(const SeriesFilter& f, size_t limit, const char* narrow_hint) const;
   nlohmann::json latest_of(const Selected& series) const;
 
-  storage::Database& db_;
   storage::SeriesRegistry& registry_;
   const Head& head_;
-  const int64_t timeout_ms_;
-  prom::Family<prom::Counter>& tiers_;
+  QueryReader reader_;
 };
 
 }  // namespace metricsd::api

@@ -11,6 +11,7 @@ namespace metricsd {
 inline constexpr int64_t kChunkWindowMs = 10 * 60 * 1000;
 inline constexpr int64_t kMinuteMs = 60 * 1000;
 inline constexpr int64_t kHourMs = 60 * kMinuteMs;
+inline constexpr int64_t kDayMs = 24 * kHourMs;
 
 // floor(t / step) * step, also for negative t.
 int64_t floor_to(int64_t t, int64_t step);

@@ -47,6 +47,12 @@ class Head {
   // compaction while it commits and removes what it moved, so that a read counts every
   // sample exactly once. Taken on storage threads only (it may wait).
   std::shared_mutex& tiers_mutex() const { return tiers_mu_; }
+  // Odd while a compaction moves samples between the tiers and the head (it changes both
+  // ways under tiers_mutex): a read that takes no tiers_mutex is exact only if it saw the
+  // same even value before and after.
+  uint64_t tiers_generation() const { return tiers_gen_.load(); }
+  void begin_tiers_change() { tiers_gen_.fetch_add(1); }
+  void end_tiers_change() { tiers_gen_.fetch_add(1); }
 
  private:
   struct SeriesHead {
@@ -66,6 +72,7 @@ class Head {
 
   std::unique_ptr<Shard[]> shards_;  // kShards, constant after construction
   mutable std::shared_mutex tiers_mu_;
+  std::atomic<uint64_t> tiers_gen_{0};
   std::atomic<size_t> samples_{0};
 };
 

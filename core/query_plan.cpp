@@ -1,6 +1,8 @@
 // Query arithmetic; see query_plan.hpp.
 #include "core/query_plan.hpp"
 
+#include <algorithm>
+
 namespace metricsd {
 
 std::optional<Agg> parse_agg(std::string_view s) {
@@ -59,29 +61,66 @@ void BucketAccumulator::add(int64_t bucket, const Aggregate& a) {
 std::vector<std::pair<int64_t, double>> BucketAccumulator::points(Agg agg) const {
   std::vector<std::pair<int64_t, double>> out;
   out.reserve(buckets_.size());
-  for (const auto& [t, a] : buckets_) {
-    double v = 0;
-    switch (agg) {
-      case Agg::kAvg:
-        v = a.sum / static_cast<double>(a.n);
-        break;
-      case Agg::kMin:
-        v = a.min;
-        break;
-      case Agg::kMax:
-        v = a.max;
-        break;
-      case Agg::kSum:
-        v = a.sum;
-        break;
-      case Agg::kCount:
-        v = static_cast<double>(a.n);
-        break;
-      case Agg::kLast:
-        v = a.last;
-        break;
+  for (const auto& [t, a] : buckets_)
+    out.emplace_back(t, value_of(a, agg));
+  return out;
+}
+
+double value_of(const Aggregate& a, Agg agg) {
+  switch (agg) {
+    case Agg::kAvg:
+      return a.sum / static_cast<double>(a.n);
+    case Agg::kMin:
+      return a.min;
+    case Agg::kMax:
+      return a.max;
+    case Agg::kSum:
+      return a.sum;
+    case Agg::kCount:
+      return static_cast<double>(a.n);
+    case Agg::kLast:
+      return a.last;
+  }
+  return 0;
+}
+
+Aggregate& OrderedBuckets::slot(Run& run, int64_t bucket) {
+  if (run.empty() || run.back().first < bucket) return run.emplace_back(bucket, Aggregate{}).second;
+  if (run.back().first == bucket) return run.back().second;
+  auto it = std::lower_bound(run.begin(), run.end(), bucket,
+                             [](const auto& e, int64_t b) { return e.first < b; });
+  if (it->first != bucket) it = run.emplace(it, bucket, Aggregate{});
+  return it->second;
+}
+
+void OrderedBuckets::add(int64_t bucket, const Aggregate& a) {
+  if (bucket < from_ || bucket >= to_) return;
+  slot(stored_, floor_to(bucket, step_)).merge(a);
+}
+
+void OrderedBuckets::add(int64_t ts, double v) {
+  if (ts < from_ || ts >= to_) return;
+  slot(samples_, floor_to(ts, step_)).add(ts, v);
+}
+
+std::vector<std::pair<int64_t, double>> OrderedBuckets::points(Agg agg) const {
+  std::vector<std::pair<int64_t, double>> out;
+  out.reserve(stored_.size() + samples_.size());
+  size_t i = 0, j = 0;
+  while (i < stored_.size() || j < samples_.size()) {
+    if (j == samples_.size() || (i < stored_.size() && stored_[i].first < samples_[j].first)) {
+      out.emplace_back(stored_[i].first, value_of(stored_[i].second, agg));
+      ++i;
+    } else if (i == stored_.size() || samples_[j].first < stored_[i].first) {
+      out.emplace_back(samples_[j].first, value_of(samples_[j].second, agg));
+      ++j;
+    } else {
+      Aggregate a = stored_[i].second;
+      a.merge(samples_[j].second);
+      out.emplace_back(stored_[i].first, value_of(a, agg));
+      ++i;
+      ++j;
     }
-    out.emplace_back(t, v);
   }
   return out;
 }

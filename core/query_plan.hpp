@@ -19,6 +19,13 @@ enum class Agg { kAvg, kMin, kMax, kSum, kCount, kLast };
 std::optional<Agg> parse_agg(std::string_view s);
 
 enum class Tier { kRaw, kRollup1m, kRollup1h };
+
+// A query's buckets: [from, to) cut at multiples of step from the epoch, reduced by agg.
+struct QueryRange {
+  int64_t from_ms, to_ms, step_ms;
+  Agg agg;
+};
+using Points = std::vector<std::pair<int64_t, double>>;  // (bucket start, value) in order
 std::string_view to_string(Tier t);
 
 // The smallest "round" step (1s, 2s, 5s, 10s, 15s, 30s, 1m, 2m, 5m, 10m, 15m, 30m, 1h, 2h,
@@ -28,6 +35,33 @@ int64_t step_for(int64_t from_ms, int64_t to_ms, int64_t max_points);
 // The coarsest tier whose buckets tile every query bucket exactly: the step and both
 // ends must be multiples of the tier's bucket.
 Tier tier_for(int64_t from_ms, int64_t to_ms, int64_t step_ms);
+
+// A stored aggregate of [bucket_ms, bucket_ms + tier width).
+struct StoredBucket {
+  int64_t bucket_ms;
+  Aggregate agg;
+};
+
+// The value of an aggregate under agg (avg of no samples is not asked for).
+double value_of(const Aggregate& a, Agg agg);
+
+// Buckets for inputs in time order (stored rows day by day, head samples): each kind is
+// folded into its own sorted run without a map, and the two merge at the end. An input
+// out of order still lands in its bucket, only slower.
+class OrderedBuckets {
+ public:
+  OrderedBuckets(int64_t from_ms, int64_t to_ms, int64_t step_ms)
+      : from_(from_ms), to_(to_ms), step_(step_ms) {}
+  void add(int64_t bucket_ms, const Aggregate& a);  // a stored aggregate; outside: ignored
+  void add(int64_t ts_ms, double value);            // a raw sample; outside: ignored
+  std::vector<std::pair<int64_t, double>> points(Agg agg) const;
+
+ private:
+  using Run = std::vector<std::pair<int64_t, Aggregate>>;
+  static Aggregate& slot(Run& run, int64_t bucket);
+  const int64_t from_, to_, step_;
+  Run stored_, samples_;
+};
 
 class BucketAccumulator {
  public:

@@ -86,6 +86,10 @@ std::vector<SettingSpec> build_specs() {
       2'000'000'000);
   num("query.timeout_ms", T::kDuration, "10s", &S::query_timeout_ms,
       "a query's database work is cancelled after this (503)", 100, 600'000);
+  num("query.cache_mb", T::kInt, "64", &S::query_cache_mb,
+      "memory for decoded rollup days, so repeated dashboard queries skip the database (0: off; "
+      "off with database.read_url)",
+      0, 1'000'000);
   num("limits.max_series", T::kInt, "1000000", &S::limits_max_series, "series in the whole store",
       1, 1'000'000'000);
   num("limits.max_series_per_node", T::kInt, "10000", &S::limits_max_series_per_node,

@@ -21,6 +21,7 @@
 #include "api/ops_handlers.hpp"
 #include "core/head.hpp"
 #include "core/rate_window.hpp"
+#include "core/tier_cache.hpp"
 #include "core/version.hpp"
 #include "server/auth.hpp"
 #include "server/control_routes.hpp"
@@ -82,7 +83,7 @@ int serve(const Settings& s) {
   storage::Database db(
       {st.conninfo, static_cast<int>(s.database_pool_size), s.database_read_url,
        static_cast<int>(s.database_read_pool_size), static_cast<int>(s.database_max_waiting),
-       static_cast<int>(s.database_connect_timeout_ms), dir},
+       static_cast<int>(s.database_connect_timeout_ms), dir, static_cast<int>(s.query_timeout_ms)},
       metrics);
   storage::SeriesRegistry registry(s.limits_max_series, s.limits_max_series_per_node, metrics);
   Head head;
@@ -90,7 +91,18 @@ int serve(const Settings& s) {
                    [&head] { return static_cast<double>(head.samples()); });
   metrics.gauge_fn("metricsd_head_series", "Series with samples or a latest value in memory",
                    [&head] { return static_cast<double>(head.series()); });
-  db.on_ready([&registry, &head, &db](pqxx::connection& c) {
+  // Rollup days for queries; a replica (read_url) may lag the commits that invalidate them.
+  TierCache tier_cache(
+      s.database_read_url.empty() ? static_cast<size_t>(s.query_cache_mb) * 1024 * 1024 : 0);
+  metrics.gauge_fn("metricsd_query_cache_bytes", "Memory held by cached rollup days",
+                   [&tier_cache] { return static_cast<double>(tier_cache.bytes()); });
+  metrics.gauge_fn("metricsd_query_cache_days", "Rollup days (one series, one tier) cached",
+                   [&tier_cache] { return static_cast<double>(tier_cache.days()); });
+  metrics.gauge_fn("metricsd_query_cache_evictions",
+                   "Cached rollup days evicted to stay within query.cache_mb since start",
+                   [&tier_cache] { return static_cast<double>(tier_cache.evictions()); });
+  db.on_ready([&registry, &head, &db, &tier_cache](pqxx::connection& c) {
+    tier_cache.clear();
     registry.load(c);
     storage::PgConnection pg(db.conninfo());
     size_t n = storage::load_head(pg, head);
@@ -139,7 +151,7 @@ int serve(const Settings& s) {
                          from == "new" ? "node_registered" : "node_status");
       });
   api::EventsHandlers events(db);
-  api::QueryHandlers query(db, registry, head, s.query_timeout_ms, metrics);
+  api::QueryHandlers query(db, registry, head, tier_cache, s.query_timeout_ms, metrics);
   Router router;
   Handlers handlers{ops, ingest, events, query};
   register_routes(router, handlers);
@@ -167,7 +179,7 @@ int serve(const Settings& s) {
       [&hub](const std::string& node, std::string_view from, NodeStatus to, int64_t last_seen_ms) {
         hub.publish_node(node, from, to_string(to), last_seen_ms);
       });
-  Maintenance maintenance(ioc, db, head, s, metrics);
+  Maintenance maintenance(ioc, db, head, tier_cache, s, metrics);
   db.start();
   writer.start();
   hub.start();

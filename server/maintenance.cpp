@@ -19,10 +19,11 @@ constexpr int kMaxPassesPerTick = 8;
 constexpr auto kPartitionEvery = std::chrono::minutes(1);
 }  // namespace
 
-Maintenance::Maintenance(asio::io_context& ioc, storage::Database& db, Head& head,
+Maintenance::Maintenance(asio::io_context& ioc, storage::Database& db, Head& head, TierCache& cache,
                          const Settings& settings, prom::Registry& metrics)
     : db_(db),
       head_(head),
+      cache_(cache),
       settings_(settings),
       compact_conn_(db.conninfo()),
       timer_(ioc),
@@ -79,7 +80,7 @@ asio::awaitable<void> Maintenance::compact() {
       int64_t before = forced ? now + settings_.ingest_max_future_s * 1000 + 1
                               : storage::closed_before(now, settings_.ingest_compaction_grace_ms);
       r = co_await db_.pool().run([&](pqxx::connection&) {
-        return storage::compact_inbox(compact_conn_, before, kMaxSamplesPerPass, head_);
+        return storage::compact_inbox(compact_conn_, before, kMaxSamplesPerPass, head_, cache_);
       });
     } catch (const std::exception& e) {
       failures_.with({"compaction"}).inc();
@@ -104,6 +105,9 @@ asio::awaitable<void> Maintenance::partitions() {
     int dropped = co_await db_.pool().run(
         [&](pqxx::connection& c) { return storage::maintain_partitions(c, now_ms(), ret); });
     if (dropped > 0) {
+      int64_t now = now_ms();
+      cache_.drop_ending_by(Tier::kRollup1m, now - ret.rollup_1m_ms);
+      cache_.drop_ending_by(Tier::kRollup1h, now - ret.rollup_1h_ms);
       dropped_.inc(dropped);
       spdlog::info("retention: dropped {} partitions", dropped);
     }

@@ -11,6 +11,7 @@
 #include "core/head.hpp"
 #include "core/prom.hpp"
 #include "core/settings.hpp"
+#include "core/tier_cache.hpp"
 #include "storage/database.hpp"
 #include "storage/pg_binary.hpp"
 
@@ -18,7 +19,7 @@ namespace metricsd::server {
 
 class Maintenance {
  public:
-  Maintenance(boost::asio::io_context& ioc, storage::Database& db, Head& head,
+  Maintenance(boost::asio::io_context& ioc, storage::Database& db, Head& head, TierCache& cache,
               const Settings& settings, prom::Registry& metrics);
   void start();
   void stop();
@@ -30,6 +31,7 @@ class Maintenance {
 
   storage::Database& db_;
   Head& head_;
+  TierCache& cache_;
   const Settings& settings_;
   storage::PgConnection compact_conn_;  // used by one compaction pass at a time
   boost::asio::steady_timer timer_;

@@ -14,8 +14,6 @@
 namespace metricsd::storage {
 namespace {
 
-constexpr int64_t kDayMs = 86'400'000;
-
 constexpr const char* kTryLock = "SELECT pg_try_advisory_xact_lock($1)";
 // Whole rows, oldest first, up to about max_samples samples (always at least one row).
 constexpr const char* kTakeInbox = R"(
@@ -102,7 +100,7 @@ int64_t closed_before(int64_t now_ms, int64_t grace_ms) {
 }
 
 CompactionResult compact_inbox(PgConnection& pg, int64_t closed_before_ms, int64_t max_samples,
-                               Head& head) {
+                               Head& head, TierCache& cache) {
   CompactionResult res;
   pg.exec("BEGIN");
   try {
@@ -133,12 +131,17 @@ CompactionResult compact_inbox(PgConnection& pg, int64_t closed_before_ms, int64
       throw std::runtime_error("inbox row arrays differ in length");
     Compacted out = compact_samples(series, ts, values);
     std::set<int64_t> chunk_days, minute_days, hour_days;
+    std::set<std::pair<int64_t, int64_t>> minute_series_days, hour_series_days;
     for (const auto& ch : out.chunks)
       chunk_days.insert(floor_to(ch.start_ms, kDayMs));
-    for (const auto& r : out.rollup_1m)
+    for (const auto& r : out.rollup_1m) {
       minute_days.insert(floor_to(r.bucket_ms, kDayMs));
-    for (const auto& r : out.rollup_1h)
+      minute_series_days.emplace(r.series_id, floor_to(r.bucket_ms, kDayMs));
+    }
+    for (const auto& r : out.rollup_1h) {
       hour_days.insert(floor_to(r.bucket_ms, kDayMs));
+      hour_series_days.emplace(r.series_id, floor_to(r.bucket_ms, kDayMs));
+    }
     ensure_days(pg, "chunks", chunk_days);
     ensure_days(pg, "rollup_1m", minute_days);
     ensure_days(pg, "rollup_1h", hour_days);
@@ -160,7 +163,15 @@ CompactionResult compact_inbox(PgConnection& pg, int64_t closed_before_ms, int64
     merge_rollups(pg, "rollup_1h", out.rollup_1h);
     pg.query(kDeleteInbox, {array_text(batch_ids)}, false);
     {
+      // Readers under tiers_mutex wait; readers without it see the generation change.
       std::unique_lock tiers(head.tiers_mutex());
+      head.begin_tiers_change();
+      struct End {
+        Head& h;
+        ~End() { h.end_tiers_change(); }
+      } end{head};
+      cache.invalidate(Tier::kRollup1m, {minute_series_days.begin(), minute_series_days.end()});
+      cache.invalidate(Tier::kRollup1h, {hour_series_days.begin(), hour_series_days.end()});
       pg.exec("COMMIT");
       head.remove(out.chunks);
     }

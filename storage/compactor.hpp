@@ -11,6 +11,7 @@
 
 #include "core/compaction.hpp"
 #include "core/head.hpp"
+#include "core/tier_cache.hpp"
 
 #include "storage/pg_binary.hpp"
 
@@ -33,9 +34,10 @@ inline constexpr int kInboxSettleSeconds = 5;
 // for normal passes; later when the head must shrink). Takes at most about max_samples
 // samples (whole inbox rows, at least one). Uses its own libpq connection for binary
 // transfers (no text formatting of numbers).
-// The moved samples leave `head` in the same critical section as the COMMIT.
+// The moved samples leave `head`, and the rollup days they merge into leave `cache`, in the
+// same critical section as the COMMIT.
 CompactionResult compact_inbox(PgConnection& pg, int64_t closed_before_ms, int64_t max_samples,
-                               Head& head);
+                               Head& head, TierCache& cache);
 
 // The window boundary before which a normal pass compacts.
 int64_t closed_before(int64_t now_ms, int64_t grace_ms);

@@ -45,7 +45,9 @@ Database::Database(Options options, prom::Registry& metrics)
              options_.connect_timeout_ms, "main"},
             metrics),
       read_pool_(
-          {options_.read_conninfo.empty() ? options_.conninfo : options_.read_conninfo,
+          {StoragePool::with_statement_timeout(
+               options_.read_conninfo.empty() ? options_.conninfo : options_.read_conninfo,
+               options_.read_statement_timeout_ms),
            options_.read_pool_size, options_.max_waiting, options_.connect_timeout_ms, "read"},
           metrics) {
   metrics.gauge_fn("metricsd_database_ready",

@@ -28,7 +28,8 @@ class Database {
     int read_pool_size = 2;
     int max_waiting = 1000;
     int connect_timeout_ms = 5000;
-    std::filesystem::path data_dir;  // where the first admin token file goes
+    std::filesystem::path data_dir;     // where the first admin token file goes
+    int read_statement_timeout_ms = 0;  // every read-pool statement; 0: none
   };
 
   Database(Options options, prom::Registry& metrics);

@@ -49,6 +49,16 @@ std::string StoragePool::with_client_params(const std::string& conninfo, int con
   return out;
 }
 
+std::string StoragePool::with_statement_timeout(const std::string& conninfo, int timeout_ms) {
+  if (timeout_ms <= 0 || conninfo.find("options=") != std::string::npos) return conninfo;
+  bool is_url = conninfo.rfind("postgres://", 0) == 0 || conninfo.rfind("postgresql://", 0) == 0;
+  std::string ms = std::to_string(timeout_ms);
+  if (is_url)
+    return conninfo + (conninfo.find('?') == std::string::npos ? "?" : "&") +
+           "options=-c%20statement_timeout%3D" + ms;
+  return conninfo + (conninfo.empty() ? "" : " ") + "options='-c statement_timeout=" + ms + "'";
+}
+
 void StoragePool::start() {
   for (int i = 0; i < options_.threads; ++i)
     threads_.emplace_back([this] { thread_main(); });

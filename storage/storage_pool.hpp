@@ -75,6 +75,9 @@ class StoragePool {
 
   // Connection string with application_name and connect_timeout added.
   static std::string with_client_params(const std::string& conninfo, int connect_timeout_ms);
+  // conninfo whose sessions cancel any statement after timeout_ms (server option
+  // statement_timeout), unless it already sets `options`.
+  static std::string with_statement_timeout(const std::string& conninfo, int timeout_ms);
 
  private:
   void thread_main();

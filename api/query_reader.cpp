@@ -1,0 +1,211 @@
+// Reads behind /api/v1/query; see query_reader.hpp.
+#include "api/query_reader.hpp"
+
+#include <fmt/format.h>
+#include <algorithm>
+#include <atomic>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
+
+#include "api/http_types.hpp"
+#include "storage/query_store.hpp"
+
+namespace metricsd::api {
+namespace {
+
+// An answer from cached days is built on the io thread only while it is this small.
+constexpr size_t kMaxDaysOnIo = 4096;
+constexpr size_t kMaxRowsOnIo = 200'000;
+// A miss reads whole days into the cache only while they are at most this many rows;
+// larger reads take exactly the range and bypass the cache.
+constexpr int64_t kMaxFillRows = 1'000'000;
+
+int64_t rows_per_day(Tier tier) {
+  return tier == Tier::kRollup1h ? kDayMs / kHourMs : kDayMs / kMinuteMs;
+}
+
+struct Days {
+  int64_t first, last;  // the UTC days [first, last] that [from, to) touches
+  size_t count() const { return static_cast<size_t>((last - first) / kDayMs + 1); }
+};
+Days days_of(const QueryRange& r) {
+  return {floor_to(r.from_ms, kDayMs), floor_to(r.to_ms - 1, kDayMs)};
+}
+
+Points bucket(const std::vector<TierCache::Day>& days, const std::vector<Head::Point>& recent,
+              const QueryRange& r) {
+  OrderedBuckets b(r.from_ms, r.to_ms, r.step_ms);
+  for (const auto& day : days) {
+    auto it = std::lower_bound(day->begin(), day->end(), r.from_ms,
+                               [](const StoredBucket& s, int64_t t) { return s.bucket_ms < t; });
+    for (; it != day->end() && it->bucket_ms < r.to_ms; ++it)
+      b.add(it->bucket_ms, it->agg);
+  }
+  for (const auto& p : recent)
+    b.add(p.ts_ms, p.value);
+  return b.points(r.agg);
+}
+
+}  // namespace
+
+QueryReader::QueryReader(storage::Database& db, const Head& head, TierCache& cache,
+                         int64_t timeout_ms, prom::Registry& metrics)
+    : db_(db),
+      head_(head),
+      cache_(cache),
+      timeout_ms_(timeout_ms),
+      tiers_(metrics.counter("metricsd_query_tier_total",
+                             "Queries answered, by the stored tier read", {"tier"})),
+      cache_answers_(metrics.counter(
+          "metricsd_query_cache_total",
+          "Rollup-tier reads by whether cached days answered them without the database",
+          {"result"})) {}
+
+boost::asio::awaitable<std::vector<Points>> QueryReader::run(const std::vector<int64_t>& ids,
+                                                             const QueryRange& r) {
+  Tier tier = tier_for(r.from_ms, r.to_ms, r.step_ms);
+  tiers_.with({std::string(to_string(tier))}).inc();
+  if (ids.empty()) co_return std::vector<Points>{};
+  bool cached = tier != Tier::kRaw && cache_.enabled();
+  if (cached) {
+    if (auto hit = from_cache(ids, r, tier)) {
+      cache_answers_.with({"hit"}).inc();
+      co_return std::move(*hit);
+    }
+    cache_answers_.with({"miss"}).inc();
+  }
+  if (!db_.ready()) throw ApiError::unavailable(db_.not_ready_reason(), 2);
+  Days days = days_of(r);
+  bool fill = cached && static_cast<int64_t>(days.count()) * rows_per_day(tier) *
+                                static_cast<int64_t>(ids.size()) <=
+                            kMaxFillRows;
+  try {
+    co_return co_await db_.read_pool().run([&](pqxx::connection& c) {
+      // Stored tiers and the head under one shared lock: a compaction cannot move samples
+      // between them meanwhile, so each sample is counted once. One statement each, so no
+      // transaction; the read pool's sessions carry statement_timeout.
+      std::shared_lock lock(head_.tiers_mutex());
+      pqxx::nontransaction tx(c);
+      return fill ? through_cache(tx, ids, r, tier) : direct(tx, ids, r, tier);
+    });
+  } catch (const pqxx::sql_error& e) {
+    if (e.sqlstate() != "57014") throw;  // 57014: cancelled by statement_timeout
+    throw ApiError::unavailable(
+        fmt::format("the query took longer than query.timeout_ms ({} ms); narrow the range or "
+                    "the series",
+                    timeout_ms_),
+        1);
+  }
+}
+
+std::optional<std::vector<Points>> QueryReader::from_cache(const std::vector<int64_t>& ids,
+                                                           const QueryRange& r, Tier tier) const {
+  uint64_t generation = head_.tiers_generation();
+  if (generation & 1) return std::nullopt;  // a compaction is committing
+  Days days = days_of(r);
+  if (days.count() * ids.size() > kMaxDaysOnIo) return std::nullopt;
+  std::vector<std::vector<TierCache::Day>> held(ids.size());
+  size_t rows = 0;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    for (int64_t d = days.first; d <= days.last; d += kDayMs) {
+      auto day = cache_.find(tier, ids[i], d);
+      if (!day) return std::nullopt;
+      rows += day->size();
+      if (rows > kMaxRowsOnIo) return std::nullopt;
+      held[i].push_back(std::move(day));
+    }
+  }
+  std::vector<std::vector<Head::Point>> recent(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i)
+    recent[i] = head_.range(ids[i], r.from_ms, r.to_ms);
+  // Had a compaction moved samples meanwhile, a sample could be missing or counted twice.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (head_.tiers_generation() != generation) return std::nullopt;
+  std::vector<Points> out;
+  out.reserve(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i)
+    out.push_back(bucket(held[i], recent[i], r));
+  return out;
+}
+
+std::vector<Points> QueryReader::through_cache(pqxx::transaction_base& tx,
+                                               const std::vector<int64_t>& ids, const QueryRange& r,
+                                               Tier tier) const {
+  Days days = days_of(r);
+  size_t n_days = days.count();
+  std::vector<std::vector<TierCache::Day>> held(ids.size(), std::vector<TierCache::Day>(n_days));
+  std::vector<int64_t> missing;  // series with at least one day not held
+  std::unordered_map<int64_t, size_t> slot;
+  int64_t lo = std::numeric_limits<int64_t>::max(), hi = std::numeric_limits<int64_t>::min();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    bool any = false;
+    for (size_t k = 0; k < n_days; ++k) {
+      int64_t d = days.first + static_cast<int64_t>(k) * kDayMs;
+      held[i][k] = cache_.find(tier, ids[i], d);
+      if (held[i][k]) continue;
+      any = true;
+      lo = std::min(lo, d);
+      hi = std::max(hi, d);
+    }
+    if (any && slot.emplace(ids[i], missing.size()).second) missing.push_back(ids[i]);
+  }
+  if (!missing.empty()) {
+    size_t span = static_cast<size_t>((hi - lo) / kDayMs + 1);
+    std::vector<std::vector<std::vector<StoredBucket>>> fetched(
+        missing.size(), std::vector<std::vector<StoredBucket>>(span));
+    storage::read_rollups(tx, tier, missing, lo, hi + kDayMs,
+                          [&](int64_t id, int64_t b, const Aggregate& a) {
+                            auto k = static_cast<size_t>((floor_to(b, kDayMs) - lo) / kDayMs);
+                            fetched[slot.at(id)][k].push_back({b, a});
+                          });
+    for (size_t i = 0; i < ids.size(); ++i) {
+      auto it = slot.find(ids[i]);
+      if (it == slot.end()) continue;
+      for (size_t k = 0; k < n_days; ++k) {
+        if (held[i][k]) continue;
+        int64_t d = days.first + static_cast<int64_t>(k) * kDayMs;
+        auto& rows = fetched[it->second][static_cast<size_t>((d - lo) / kDayMs)];
+        std::sort(rows.begin(), rows.end(), [](const StoredBucket& a, const StoredBucket& b) {
+          return a.bucket_ms < b.bucket_ms;
+        });
+        held[i][k] = std::make_shared<const std::vector<StoredBucket>>(std::move(rows));
+        cache_.put(tier, ids[i], d, held[i][k]);
+      }
+    }
+  }
+  std::vector<Points> out;
+  out.reserve(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i)
+    out.push_back(bucket(held[i], head_.range(ids[i], r.from_ms, r.to_ms), r));
+  return out;
+}
+
+std::vector<Points> QueryReader::direct(pqxx::transaction_base& tx, const std::vector<int64_t>& ids,
+                                        const QueryRange& r, Tier tier) const {
+  std::unordered_map<int64_t, size_t> index;
+  for (size_t i = 0; i < ids.size(); ++i)
+    index.emplace(ids[i], i);
+  std::vector<BucketAccumulator> acc(ids.size(), BucketAccumulator(r.from_ms, r.to_ms, r.step_ms));
+  if (tier == Tier::kRaw) {
+    storage::read_chunk_samples(tx, ids, r.from_ms, r.to_ms, [&](int64_t id, int64_t t, double v) {
+      acc[index.at(id)].add(t, v);
+    });
+  } else {
+    storage::read_rollups(
+        tx, tier, ids, r.from_ms, r.to_ms,
+        [&](int64_t id, int64_t b, const Aggregate& a) { acc[index.at(id)].add(b, a); });
+  }
+  for (size_t i = 0; i < ids.size(); ++i)
+    for (const auto& p : head_.range(ids[i], r.from_ms, r.to_ms))
+      acc[i].add(p.ts_ms, p.value);
+  std::vector<Points> out;
+  out.reserve(ids.size());
+  for (const auto& a : acc)
+    out.push_back(a.points(r.agg));
+  return out;
+}
+
+}  // namespace metricsd::api

@@ -1,0 +1,49 @@
+// QueryReader: the bucketed values of a set of series over a range, combining the stored
+// tier that answers the step exactly (raw chunks, 1-minute or 1-hour rollups) with the
+// in-memory head, so that every sample counts once whichever tier answers.
+// Rollup days a query reads are kept in the TierCache: when all are held, the answer is
+// built on the calling (io) thread without the database, checked against the head's tiers
+// generation; otherwise a read-pool thread reads the missing days (or, for reads too large
+// to cache, exactly the range) under the head's tiers lock.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <optional>
+#include <vector>
+
+#include "core/head.hpp"
+#include "core/prom.hpp"
+#include "core/query_plan.hpp"
+#include "core/tier_cache.hpp"
+#include "storage/database.hpp"
+
+namespace metricsd::api {
+
+class QueryReader {
+ public:
+  QueryReader(storage::Database& db, const Head& head, TierCache& cache, int64_t timeout_ms,
+              prom::Registry& metrics);
+
+  // Points per series id, in the order given. Throws ApiError 503 when the database is not
+  // ready or the read outlives query.timeout_ms.
+  boost::asio::awaitable<std::vector<Points>> run(const std::vector<int64_t>& ids,
+                                                  const QueryRange& r);
+
+ private:
+  std::optional<std::vector<Points>> from_cache(const std::vector<int64_t>& ids,
+                                                const QueryRange& r, Tier tier) const;
+  // On a storage thread, under the tiers lock.
+  std::vector<Points> through_cache(pqxx::transaction_base& tx, const std::vector<int64_t>& ids,
+                                    const QueryRange& r, Tier tier) const;
+  std::vector<Points> direct(pqxx::transaction_base& tx, const std::vector<int64_t>& ids,
+                             const QueryRange& r, Tier tier) const;
+
+  storage::Database& db_;
+  const Head& head_;
+  TierCache& cache_;
+  const int64_t timeout_ms_;
+  prom::Family<prom::Counter>& tiers_;
+  prom::Family<prom::Counter>& cache_answers_;
+};
+
+}  // namespace metricsd::api
