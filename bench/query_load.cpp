@@ -59,6 +59,7 @@ struct Options {
   std::string node = "node-0042";
   std::string field = "gpu_temp";
   bool vm_nocache = false;
+  std::string label;  // reported system name; empty: --query's
   double settle_s = 0;
   std::vector<std::string> headers;
   double timeout_s = 60;
@@ -97,6 +98,7 @@ Flags:
   --node NAME             range_1m's node [node-0042]
   --field NAME            the metric (field of node_metrics) [gpu_temp]
   --vm-nocache            VictoriaMetrics: add nocache=1 (bypass its rollup result cache)
+  --label NAME            the system's name in the report [--query's, vm-nocache with it]
   --settle SECONDS        query: first repeat both queries until their answers match the
                           data set (VictoriaMetrics: with nocache=1), at most SECONDS [0]
   --header 'NAME: VALUE'  extra request header, repeatable
@@ -169,6 +171,8 @@ Options parse_options(int argc, char** argv) {
     } else if (flag == "vm-nocache") {
       if (!value.empty()) throw UsageError("--vm-nocache takes no value");
       o.vm_nocache = true;
+    } else if (flag == "label") {
+      o.label = value;
     } else if (flag == "settle") {
       o.settle_s = number<double>(flag, value, 0, 600);
     } else if (flag == "header") {
@@ -649,7 +653,8 @@ int run_queries(const Options& o, const DataSet& d) {
   const Expected want = expect(o, d);
   BlockingHttp http(base, std::chrono::milliseconds(static_cast<int64_t>(o.timeout_s * 1000)),
                     o.headers);
-  const std::string label = o.system + (o.system == "vm" && o.vm_nocache ? "-nocache" : "");
+  const std::string label = !o.label.empty() ? o.label
+                            : o.system + (o.system == "vm" && o.vm_nocache ? "-nocache" : "");
   if (o.system == "vm") show_vm_names(http, prefix, o);
 
   const std::vector<QueryDef> queries = queries_for(o, d, prefix);

@@ -74,13 +74,14 @@ label_of() {
     vm-nocache) echo "VM nocache=1" ;;
     influx) echo "InfluxDB" ;;
     metricsd) echo "metricsd" ;;
+    metricsd-nocache) echo "metricsd cache_mb=0" ;;
   esac
 }
 base_of() {
   case $1 in
     vm) echo "http://127.0.0.1:8428" ;;
     influx) echo "http://127.0.0.1:8086" ;;
-    metricsd) echo "${METRICSD_URL:-http://$METRICSD_LISTEN}" ;;
+    metricsd | metricsd-nocache) echo "${METRICSD_URL:-http://$METRICSD_LISTEN}" ;;
   esac
 }
 write_url_of() {
@@ -95,6 +96,23 @@ health_of() {
     vm) echo "http://127.0.0.1:8428/health" ;;
     influx) echo "http://127.0.0.1:8086/ping" ;;
   esac
+}
+
+# The throwaway metricsd on $METRICSD_DATA; extra environment (e.g. METRICSD_QUERY_CACHE_MB=0)
+# in its arguments.
+start_metricsd() {
+  echo "== starting a throwaway metricsd ($METRICSD_BIN) on $METRICSD_LISTEN, data in $METRICSD_DATA $*" >&2
+  # metricsd reads METRICSD_<SECTION>_<KEY> settings from the environment and refuses unknown
+  # ones: this script's own METRICSD_* variables must not reach it.
+  env -u METRICSD_BIN -u METRICSD_HEADER -u METRICSD_SETTLE "$@" \
+    "$METRICSD_BIN" --data-dir "$METRICSD_DATA" --listen "$METRICSD_LISTEN" --log-level warn \
+    >>"$METRICSD_DATA.log" 2>&1 &
+  MTD_PID=$!
+  for _ in $(seq 1 240); do
+    curl -s -m 1 "http://$METRICSD_LISTEN/readyz" | grep -q '"ready"' && return 0
+    kill -0 "$MTD_PID" 2>/dev/null || { echo "metricsd exited; see $METRICSD_DATA.log" >&2; exit 1; }
+    sleep 0.5
+  done
 }
 
 STARTED=()         # peers this script started: stopped at the end
@@ -223,18 +241,8 @@ if [ -z "$METRICSD_URL" ]; then
     exit 1
   fi
   rm -rf "$METRICSD_DATA"
-  echo "== starting a throwaway metricsd ($METRICSD_BIN) on $METRICSD_LISTEN, data in $METRICSD_DATA" >&2
-  # metricsd reads METRICSD_<SECTION>_<KEY> settings from the environment and refuses unknown
-  # ones: this script's own METRICSD_* variables must not reach it.
-  env -u METRICSD_BIN -u METRICSD_HEADER -u METRICSD_SETTLE \
-    "$METRICSD_BIN" --data-dir "$METRICSD_DATA" --listen "$METRICSD_LISTEN" --log-level warn \
-    >"$METRICSD_DATA.log" 2>&1 &
-  MTD_PID=$!
-  for _ in $(seq 1 240); do
-    curl -s -m 1 "http://$METRICSD_LISTEN/readyz" | grep -q '"ready"' && break
-    kill -0 "$MTD_PID" 2>/dev/null || { echo "metricsd exited; see $METRICSD_DATA.log" >&2; exit 1; }
-    sleep 0.5
-  done
+  : >"$METRICSD_DATA.log"
+  start_metricsd
   # The throwaway daemon's first admin token authorizes the load.
   if [ -z "$METRICSD_HEADER" ] && [ -s "$METRICSD_DATA/admin.token" ]; then
     METRICSD_HEADER="Authorization: Bearer $(cat "$METRICSD_DATA/admin.token")"
@@ -245,8 +253,15 @@ if curl -s -m 2 "$(base_of metricsd)/readyz" | grep -q '"ready"'; then
   settle_metricsd
   query metricsd
   RUN+=(metricsd)
-  echo "== metricsd tiers that answered (metricsd_query_tier_total):" >&2
-  curl -s "$(base_of metricsd)/metrics" | grep '^metricsd_query_tier_total' >&2 || true
+  echo "== metricsd tiers that answered (metricsd_query_tier_total), cached days used:" >&2
+  curl -s "$(base_of metricsd)/metrics" | grep -E '^metricsd_query_(tier|cache)_total' >&2 || true
+  # The same daemon and data without the rollup day cache: every range query reads PostgreSQL.
+  if [ -n "$MTD_PID" ]; then
+    stop_metricsd
+    start_metricsd METRICSD_QUERY_CACHE_MB=0
+    query metricsd --label metricsd-nocache
+    RUN+=(metricsd-nocache)
+  fi
 else
   echo "metricsd at $(base_of metricsd) is not ready; skipping it" >&2
 fi
@@ -299,5 +314,6 @@ for s in "${RUN[@]}"; do
   fi
 done
 echo
-echo "(VM nocache=1 is VictoriaMetrics with its rollup result cache bypassed; the ratio uses the default.)"
+echo "(VM nocache=1 is VictoriaMetrics with its rollup result cache bypassed; metricsd cache_mb=0 is"
+echo " metricsd without its rollup day cache, every range query read from PostgreSQL; ratios use the defaults.)"
 echo "whole run $(($(date +%s) - T0)) s; JSON lines: $RESULTS"

@@ -104,12 +104,53 @@ TEST_F(QueryTest, SameAnswerFromHeadRawAndRollups) {
   }
   EXPECT_EQ(ask(0), head_answer);  // rollup_1h
   auto minute = get(q(base_, base_ + 2 * kHourMs, "step=10m&agg=max"))["series"];
-  auto raw = get(q(base_ + 1, base_ + 2 * kHourMs, "step=10m&agg=max"))["series"];  // raw chunks
-  EXPECT_EQ(minute, raw);  // the sample at base_ is 0 (gpu 0) / 1000 (gpu 1): not a max
+  // 1-minute rollups with raw chunks for the unaligned first second.
+  auto ends = get(q(base_ + 1, base_ + 2 * kHourMs, "step=10m&agg=max"))["series"];
+  EXPECT_EQ(minute, ends);  // the sample at base_ is 0 (gpu 0) / 1000 (gpu 1): not a max
+  // 30 s steps: raw chunks only, one sample per bucket.
+  auto raw = get(q(base_, base_ + 2 * kHourMs, "step=30s&agg=max"))["series"];
+  ASSERT_EQ(raw.size(), 2u);
+  EXPECT_EQ(raw[0]["points"].size(), 240u);
+  EXPECT_EQ(raw[0]["points"][239][1].get<double>() + raw[1]["points"][239][1].get<double>(),
+            239 + 1239);
   auto m = http_request(daemon_->port(), "GET", "/metrics").body;
   EXPECT_NE(m.find("metricsd_query_tier_total{tier=\"raw\"}"), std::string::npos);
   EXPECT_NE(m.find("metricsd_query_tier_total{tier=\"rollup_1h\"}"), std::string::npos);
   EXPECT_NE(m.find("metricsd_query_tier_total{tier=\"rollup_1m\"}"), std::string::npos);
+}
+
+// A range whose ends are not whole minutes (from=-24h style): 1-minute rollups inside,
+// raw chunks at the ends, and each end counts only what lies in [from, to).
+TEST_F(QueryTest, UnalignedEndsReadRawChunksAroundRollups) {
+  for (int i = 0; i < 100; ++i) {
+    if (metric_value(daemon_->port(), "metricsd_compaction_samples_total", 0) >= 480) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  const std::string minute_tier = R"(metricsd_query_tier_total{tier="rollup_1m"})";
+  double before = metric_value(daemon_->port(), minute_tier, 0);
+  auto j = get(q(base_ + 45'000, base_ + 2 * kHourMs - 15'000, "label=gpu:0&step=10m&agg=count"));
+  EXPECT_EQ(metric_value(daemon_->port(), minute_tier, 0), before + 1);
+  const auto& pts = j["series"][0]["points"];
+  ASSERT_EQ(pts.size(), 12u);
+  EXPECT_EQ(pts[0][1].get<double>(), 18);  // 0 s and 30 s are before `from`
+  for (int k = 1; k < 12; ++k)
+    EXPECT_EQ(pts[k][1].get<double>(), 20) << k;  // 119.5 min is before `to` (119.75)
+  auto sums = get(q(base_ + 45'000, base_ + 2 * kHourMs - 45'000, "label=gpu:0&step=1h&agg=sum"));
+  const auto& s = sums["series"][0]["points"];
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0][1].get<double>(), 119 * 120 / 2 - 1);      // 2 .. 119
+  EXPECT_EQ(s[1][1].get<double>(), (120 + 238) * 119 / 2);  // 120 .. 238
+  // Several minutes across: the same counts whatever the ends' seconds.
+  for (int64_t shift : {1, 59'999, 60'001}) {
+    auto a = get(q(base_ + shift, base_ + 2 * kHourMs - shift, "label=gpu:1&step=1m&agg=count"));
+    double n = 0;
+    for (const auto& p : a["series"][0]["points"])
+      n += p[1].get<double>();
+    int inside = 0;  // samples at i * 30 s in [shift, 2 h - shift)
+    for (int64_t i = 0; i < 240; ++i)
+      inside += i * 30'000 >= shift && i * 30'000 < 2 * kHourMs - shift;
+    EXPECT_EQ(n, inside) << "shift " << shift;
+  }
 }
 
 TEST_F(QueryTest, MaxPointsPicksARoundStep) {

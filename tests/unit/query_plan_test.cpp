@@ -26,6 +26,25 @@ TEST(QueryPlan, TierTilesTheBucketsExactly) {
   EXPECT_EQ(tier_for(0, kHourMs, 30'000), Tier::kRaw);
 }
 
+TEST(QueryPlan, ReadPlanUsesMinuteRollupsInsideUnalignedEnds) {
+  auto p = plan_read(0, 2 * kHourMs, kHourMs);  // aligned: as tier_for, no raw ends
+  EXPECT_EQ(p.tier, Tier::kRollup1h);
+  EXPECT_FALSE(p.has_raw_ends(0, 2 * kHourMs));
+  p = plan_read(1, 2 * kHourMs, kHourMs);
+  EXPECT_EQ(p.tier, Tier::kRollup1m);
+  EXPECT_EQ(p.inner_from, kMinuteMs);
+  EXPECT_EQ(p.inner_to, 2 * kHourMs);
+  EXPECT_TRUE(p.has_raw_ends(1, 2 * kHourMs));
+  p = plan_read(-90'000, 150'000, 2 * kMinuteMs);  // negative times round the same way
+  EXPECT_EQ(p.tier, Tier::kRollup1m);
+  EXPECT_EQ(p.inner_from, -60'000);
+  EXPECT_EQ(p.inner_to, 120'000);
+  // No whole minute inside, or a step that is not whole minutes: raw throughout.
+  EXPECT_EQ(plan_read(1'000, 61'000, kMinuteMs).tier, Tier::kRaw);
+  EXPECT_EQ(plan_read(1, kHourMs, 30'000).tier, Tier::kRaw);
+  EXPECT_EQ(plan_read(1, kHourMs, 90'000).tier, Tier::kRaw);
+}
+
 TEST(QueryPlan, AccumulatorBucketsSamplesAndAggregatesAlike) {
   BucketAccumulator raw(0, 120'000, 60'000), rolled(0, 120'000, 60'000);
   std::vector<std::pair<int64_t, double>> samples = {{0, 1},      {30'000, 5},   {59'999, 3},
