@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -28,24 +29,35 @@ int64_t rows_per_day(Tier tier) {
 }
 
 struct Days {
-  int64_t first, last;  // the UTC days [first, last] that [from, to) touches
+  int64_t first, last;  // the UTC days [first, last] that the plan's tier reads
   size_t count() const { return static_cast<size_t>((last - first) / kDayMs + 1); }
 };
-Days days_of(const QueryRange& r) {
-  return {floor_to(r.from_ms, kDayMs), floor_to(r.to_ms - 1, kDayMs)};
+Days days_of(const ReadPlan& p) {
+  return {floor_to(p.inner_from, kDayMs), floor_to(p.inner_to - 1, kDayMs)};
 }
 
-Points bucket(const std::vector<TierCache::Day>& days, const std::vector<Head::Point>& recent,
-              const QueryRange& r) {
+using Samples = std::vector<std::pair<int64_t, double>>;
+
+// Stored samples of the raw ends (see plan_read), fn(series, ts, value).
+void read_raw_ends(pqxx::transaction_base& tx, const std::vector<int64_t>& ids, const QueryRange& r,
+                   const ReadPlan& p, const std::function<void(int64_t, int64_t, double)>& fn) {
+  if (p.inner_from > r.from_ms) storage::read_chunk_samples(tx, ids, r.from_ms, p.inner_from, fn);
+  if (p.inner_to < r.to_ms) storage::read_chunk_samples(tx, ids, p.inner_to, r.to_ms, fn);
+}
+
+Points bucket(const std::vector<TierCache::Day>& days, const Samples& ends,
+              const std::vector<Head::Point>& recent, const QueryRange& r, const ReadPlan& p) {
   OrderedBuckets b(r.from_ms, r.to_ms, r.step_ms);
   for (const auto& day : days) {
-    auto it = std::lower_bound(day->begin(), day->end(), r.from_ms,
+    auto it = std::lower_bound(day->begin(), day->end(), p.inner_from,
                                [](const StoredBucket& s, int64_t t) { return s.bucket_ms < t; });
-    for (; it != day->end() && it->bucket_ms < r.to_ms; ++it)
+    for (; it != day->end() && it->bucket_ms < p.inner_to; ++it)
       b.add(it->bucket_ms, it->agg);
   }
-  for (const auto& p : recent)
-    b.add(p.ts_ms, p.value);
+  for (const auto& [t, v] : ends)
+    b.add(t, v);
+  for (const auto& pt : recent)
+    b.add(pt.ts_ms, pt.value);
   return b.points(r.agg);
 }
 
@@ -66,20 +78,20 @@ QueryReader::QueryReader(storage::Database& db, const Head& head, TierCache& cac
 
 boost::asio::awaitable<std::vector<Points>> QueryReader::run(const std::vector<int64_t>& ids,
                                                              const QueryRange& r) {
-  Tier tier = tier_for(r.from_ms, r.to_ms, r.step_ms);
-  tiers_.with({std::string(to_string(tier))}).inc();
+  ReadPlan plan = plan_read(r.from_ms, r.to_ms, r.step_ms);
+  tiers_.with({std::string(to_string(plan.tier))}).inc();
   if (ids.empty()) co_return std::vector<Points>{};
-  bool cached = tier != Tier::kRaw && cache_.enabled();
-  if (cached) {
-    if (auto hit = from_cache(ids, r, tier)) {
+  bool cached = plan.tier != Tier::kRaw && cache_.enabled();
+  if (cached && !plan.has_raw_ends(r.from_ms, r.to_ms)) {
+    if (auto hit = from_cache(ids, r, plan)) {
       cache_answers_.with({"hit"}).inc();
       co_return std::move(*hit);
     }
     cache_answers_.with({"miss"}).inc();
   }
   if (!db_.ready()) throw ApiError::unavailable(db_.not_ready_reason(), 2);
-  Days days = days_of(r);
-  bool fill = cached && static_cast<int64_t>(days.count()) * rows_per_day(tier) *
+  Days days = days_of(plan);
+  bool fill = cached && static_cast<int64_t>(days.count()) * rows_per_day(plan.tier) *
                                 static_cast<int64_t>(ids.size()) <=
                             kMaxFillRows;
   try {
@@ -89,7 +101,7 @@ boost::asio::awaitable<std::vector<Points>> QueryReader::run(const std::vector<i
       // transaction; the read pool's sessions carry statement_timeout.
       std::shared_lock lock(head_.tiers_mutex());
       pqxx::nontransaction tx(c);
-      return fill ? through_cache(tx, ids, r, tier) : direct(tx, ids, r, tier);
+      return fill ? through_cache(tx, ids, r, plan) : direct(tx, ids, r, plan);
     });
   } catch (const pqxx::sql_error& e) {
     if (e.sqlstate() != "57014") throw;  // 57014: cancelled by statement_timeout
@@ -102,16 +114,17 @@ boost::asio::awaitable<std::vector<Points>> QueryReader::run(const std::vector<i
 }
 
 std::optional<std::vector<Points>> QueryReader::from_cache(const std::vector<int64_t>& ids,
-                                                           const QueryRange& r, Tier tier) const {
+                                                           const QueryRange& r,
+                                                           const ReadPlan& p) const {
   uint64_t generation = head_.tiers_generation();
   if (generation & 1) return std::nullopt;  // a compaction is committing
-  Days days = days_of(r);
+  Days days = days_of(p);
   if (days.count() * ids.size() > kMaxDaysOnIo) return std::nullopt;
   std::vector<std::vector<TierCache::Day>> held(ids.size());
   size_t rows = 0;
   for (size_t i = 0; i < ids.size(); ++i) {
     for (int64_t d = days.first; d <= days.last; d += kDayMs) {
-      auto day = cache_.find(tier, ids[i], d);
+      auto day = cache_.find(p.tier, ids[i], d);
       if (!day) return std::nullopt;
       rows += day->size();
       if (rows > kMaxRowsOnIo) return std::nullopt;
@@ -127,14 +140,15 @@ std::optional<std::vector<Points>> QueryReader::from_cache(const std::vector<int
   std::vector<Points> out;
   out.reserve(ids.size());
   for (size_t i = 0; i < ids.size(); ++i)
-    out.push_back(bucket(held[i], recent[i], r));
+    out.push_back(bucket(held[i], {}, recent[i], r, p));
   return out;
 }
 
 std::vector<Points> QueryReader::through_cache(pqxx::transaction_base& tx,
                                                const std::vector<int64_t>& ids, const QueryRange& r,
-                                               Tier tier) const {
-  Days days = days_of(r);
+                                               const ReadPlan& p) const {
+  const Tier tier = p.tier;
+  Days days = days_of(p);
   size_t n_days = days.count();
   std::vector<std::vector<TierCache::Day>> held(ids.size(), std::vector<TierCache::Day>(n_days));
   std::vector<int64_t> missing;  // series with at least one day not held
@@ -176,31 +190,39 @@ std::vector<Points> QueryReader::through_cache(pqxx::transaction_base& tx,
       }
     }
   }
+  std::vector<Samples> ends(ids.size());
+  if (p.has_raw_ends(r.from_ms, r.to_ms)) {
+    std::unordered_map<int64_t, size_t> index;
+    for (size_t i = 0; i < ids.size(); ++i)
+      index.emplace(ids[i], i);
+    read_raw_ends(tx, ids, r, p,
+                  [&](int64_t id, int64_t t, double v) { ends[index.at(id)].emplace_back(t, v); });
+  }
   std::vector<Points> out;
   out.reserve(ids.size());
   for (size_t i = 0; i < ids.size(); ++i)
-    out.push_back(bucket(held[i], head_.range(ids[i], r.from_ms, r.to_ms), r));
+    out.push_back(bucket(held[i], ends[i], head_.range(ids[i], r.from_ms, r.to_ms), r, p));
   return out;
 }
 
 std::vector<Points> QueryReader::direct(pqxx::transaction_base& tx, const std::vector<int64_t>& ids,
-                                        const QueryRange& r, Tier tier) const {
+                                        const QueryRange& r, const ReadPlan& p) const {
   std::unordered_map<int64_t, size_t> index;
   for (size_t i = 0; i < ids.size(); ++i)
     index.emplace(ids[i], i);
   std::vector<BucketAccumulator> acc(ids.size(), BucketAccumulator(r.from_ms, r.to_ms, r.step_ms));
-  if (tier == Tier::kRaw) {
-    storage::read_chunk_samples(tx, ids, r.from_ms, r.to_ms, [&](int64_t id, int64_t t, double v) {
-      acc[index.at(id)].add(t, v);
-    });
+  auto sample = [&](int64_t id, int64_t t, double v) { acc[index.at(id)].add(t, v); };
+  if (p.tier == Tier::kRaw) {
+    storage::read_chunk_samples(tx, ids, r.from_ms, r.to_ms, sample);
   } else {
     storage::read_rollups(
-        tx, tier, ids, r.from_ms, r.to_ms,
+        tx, p.tier, ids, p.inner_from, p.inner_to,
         [&](int64_t id, int64_t b, const Aggregate& a) { acc[index.at(id)].add(b, a); });
+    read_raw_ends(tx, ids, r, p, sample);
   }
   for (size_t i = 0; i < ids.size(); ++i)
-    for (const auto& p : head_.range(ids[i], r.from_ms, r.to_ms))
-      acc[i].add(p.ts_ms, p.value);
+    for (const auto& pt : head_.range(ids[i], r.from_ms, r.to_ms))
+      acc[i].add(pt.ts_ms, pt.value);
   std::vector<Points> out;
   out.reserve(ids.size());
   for (const auto& a : acc)

@@ -1,6 +1,7 @@
 // QueryReader: the bucketed values of a set of series over a range, combining the stored
-// tier that answers the step exactly (raw chunks, 1-minute or 1-hour rollups) with the
-// in-memory head, so that every sample counts once whichever tier answers.
+// tier that answers the step exactly (raw chunks, 1-minute or 1-hour rollups; raw chunks
+// for the unaligned ends of a rollup read, see plan_read) with the in-memory head, so
+// that every sample counts once whichever tier answers.
 // Rollup days a query reads are kept in the TierCache: when all are held, the answer is
 // built on the calling (io) thread without the database, checked against the head's tiers
 // generation; otherwise a read-pool thread reads the missing days (or, for reads too large
@@ -31,12 +32,12 @@ class QueryReader {
 
  private:
   std::optional<std::vector<Points>> from_cache(const std::vector<int64_t>& ids,
-                                                const QueryRange& r, Tier tier) const;
+                                                const QueryRange& r, const ReadPlan& p) const;
   // On a storage thread, under the tiers lock.
   std::vector<Points> through_cache(pqxx::transaction_base& tx, const std::vector<int64_t>& ids,
-                                    const QueryRange& r, Tier tier) const;
+                                    const QueryRange& r, const ReadPlan& p) const;
   std::vector<Points> direct(pqxx::transaction_base& tx, const std::vector<int64_t>& ids,
-                             const QueryRange& r, Tier tier) const;
+                             const QueryRange& r, const ReadPlan& p) const;
 
   storage::Database& db_;
   const Head& head_;

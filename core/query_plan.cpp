@@ -48,6 +48,18 @@ Tier tier_for(int64_t from, int64_t to, int64_t step) {
   return Tier::kRaw;
 }
 
+ReadPlan plan_read(int64_t from, int64_t to, int64_t step) {
+  Tier aligned = tier_for(from, to, step);
+  if (aligned != Tier::kRaw) return {aligned, from, to};
+  if (step % kMinuteMs == 0) {
+    int64_t inner_from = floor_to(from, kMinuteMs);
+    if (inner_from < from) inner_from += kMinuteMs;
+    int64_t inner_to = floor_to(to, kMinuteMs);
+    if (inner_from < inner_to) return {Tier::kRollup1m, inner_from, inner_to};
+  }
+  return {Tier::kRaw, from, to};
+}
+
 void BucketAccumulator::add(int64_t ts, double v) {
   if (ts < from_ || ts >= to_) return;
   buckets_[floor_to(ts, step_)].add(ts, v);

@@ -36,6 +36,20 @@ int64_t step_for(int64_t from_ms, int64_t to_ms, int64_t max_points);
 // ends must be multiples of the tier's bucket.
 Tier tier_for(int64_t from_ms, int64_t to_ms, int64_t step_ms);
 
+// How a query reads: `tier` over [inner_from, inner_to), raw chunks over what is left at
+// either end (each end lies inside one query bucket, shorter than the tier's bucket), the
+// head over all of [from, to). With both ends aligned this is tier_for's answer and there
+// are no raw ends; a step that is a multiple of a minute but ends that are not (a relative
+// range like from=-24h) reads 1-minute rollups with raw ends instead of raw throughout.
+struct ReadPlan {
+  Tier tier;
+  int64_t inner_from, inner_to;
+  bool has_raw_ends(int64_t from_ms, int64_t to_ms) const {
+    return tier != Tier::kRaw && (inner_from != from_ms || inner_to != to_ms);
+  }
+};
+ReadPlan plan_read(int64_t from_ms, int64_t to_ms, int64_t step_ms);
+
 // A stored aggregate of [bucket_ms, bucket_ms + tier width).
 struct StoredBucket {
   int64_t bucket_ms;
