@@ -43,6 +43,15 @@ json labels_object(const LabelSet& labels) {
   return j;
 }
 
+// JSON text of a string or of labels, as json_response would write them.
+std::string json_text(const std::string& s) {
+  return json(s).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+std::string labels_text(const LabelSet& labels) {
+  if (labels.empty()) return "{}";
+  return labels_object(labels).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
   std::string out = "\"";
@@ -165,17 +174,21 @@ boost::asio::awaitable<Response> QueryHandlers::query(Request& req) {
   co_return res;
 }
 
-json QueryHandlers::latest_of(const Selected& series) const {
-  json out = json::array();
+// Written directly, as the query answer is: a whole category is tens of thousands of items.
+std::string QueryHandlers::latest_of(const Selected& series) const {
+  std::string out = "[";
   for (const auto& [id, key] : series) {
     auto p = head_.latest(id);
     if (!p) continue;
-    out.push_back({{"metric", key.metric},
-                   {"node", key.node},
-                   {"labels", labels_object(key.labels)},
-                   {"ts", p->ts_ms},
-                   {"value", p->value}});
+    if (out.size() > 1) out += ',';
+    out += R"({"metric":)" + json_text(key.metric) + R"(,"node":)" + json_text(key.node) +
+           R"(,"labels":)" + labels_text(key.labels);
+    if (std::isfinite(p->value))
+      fmt::format_to(std::back_inserter(out), R"(,"ts":{},"value":{}}})", p->ts_ms, p->value);
+    else
+      fmt::format_to(std::back_inserter(out), R"(,"ts":{},"value":null}})", p->ts_ms);
   }
+  out += ']';
   return out;
 }
 
@@ -189,7 +202,9 @@ boost::asio::awaitable<Response> QueryHandlers::latest(Request& req) {
   if (auto c = req.query_param("category")) f.category = std::string(*c);
   if (!f.metric && !f.category && !f.node)
     throw bad_param("metric", "give metric=, category= or node=");
-  co_return json_response(200, latest_of(select(f, kMaxLatestSeries, "narrow it with node=")));
+  Response res;
+  res.body = latest_of(select(f, kMaxLatestSeries, "narrow it with node="));
+  co_return res;
 }
 
 boost::asio::awaitable<Response> QueryHandlers::series(Request& req) {
@@ -215,8 +230,10 @@ boost::asio::awaitable<Response> QueryHandlers::category_latest(Request& req) {
   only_params(req, {"node"});
   SeriesFilter f = filter_from(req);
   f.category = std::string(req.path_param("category"));
-  auto items = latest_of(select(f, kMaxLatestSeries, "narrow it with node="));
-  co_return json_response(200, {{"category", *f.category}, {"metrics", std::move(items)}});
+  Response res;
+  res.body = R"({"category":)" + json_text(*f.category) + R"(,"metrics":)" +
+             latest_of(select(f, kMaxLatestSeries, "narrow it with node=")) + "}";
+  co_return res;
 }
 
 boost::asio::awaitable<Response> QueryHandlers::category_history(Request& req) {

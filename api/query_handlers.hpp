@@ -40,7 +40,8 @@ class QueryHandlers {
   boost::asio::awaitable<std::vector<std::vector<std::pair<int64_t, double>>>> run(
       const Selected& series, const Range& range);
   Selected select(const SeriesFilter& f, size_t limit, const char* narrow_hint) const;
-  nlohmann::json latest_of(const Selected& series) const;
+  // The JSON array of the series' latest values (series without one are left out).
+  std::string latest_of(const Selected& series) const;
 
   storage::SeriesRegistry& registry_;
   const Head& head_;

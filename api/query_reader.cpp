@@ -19,7 +19,7 @@ namespace {
 
 // An answer from cached days is built on the io thread only while it is this small.
 constexpr size_t kMaxDaysOnIo = 4096;
-constexpr size_t kMaxRowsOnIo = 200'000;
+constexpr size_t kMaxRowsOnIo = 50'000;
 // A miss reads whole days into the cache only while they are at most this many rows;
 // larger reads take exactly the range and bypass the cache.
 constexpr int64_t kMaxFillRows = 1'000'000;
@@ -81,6 +81,8 @@ boost::asio::awaitable<std::vector<Points>> QueryReader::run(const std::vector<i
   ReadPlan plan = plan_read(r.from_ms, r.to_ms, r.step_ms);
   tiers_.with({std::string(to_string(plan.tier))}).inc();
   if (ids.empty()) co_return std::vector<Points>{};
+  // Also before the cache: while the database comes back, the head is being rebuilt.
+  if (!db_.ready()) throw ApiError::unavailable(db_.not_ready_reason(), 2);
   bool cached = plan.tier != Tier::kRaw && cache_.enabled();
   if (cached && !plan.has_raw_ends(r.from_ms, r.to_ms)) {
     if (auto hit = from_cache(ids, r, plan)) {
@@ -89,7 +91,6 @@ boost::asio::awaitable<std::vector<Points>> QueryReader::run(const std::vector<i
     }
     cache_answers_.with({"miss"}).inc();
   }
-  if (!db_.ready()) throw ApiError::unavailable(db_.not_ready_reason(), 2);
   Days days = days_of(plan);
   bool fill = cached && static_cast<int64_t>(days.count()) * rows_per_day(plan.tier) *
                                 static_cast<int64_t>(ids.size()) <=

@@ -75,6 +75,7 @@ The peers' query benchmark (PEERS.md "Query figures"). --load writes the data se
 protocol with ms timestamps; --query times two queries and checks their answers:
   range_1m  one series (--node, --field) over the whole data span, 1-minute averages
   latest    the latest value of --field on every node
+  latest_category  the latest value of every field on every node (the whole category)
 
 Load URLs: VictoriaMetrics http://127.0.0.1:8428/write?precision=ms,
   InfluxDB http://127.0.0.1:8086/write?db=bench&precision=ms,
@@ -419,8 +420,10 @@ Summary summarize(const std::string& system, bool range, const HttpAnswer& a) {
         ++s.series;
         if (r.contains("tags") && r["tags"].contains("node"))
           nodes.insert(r["tags"]["node"].get<std::string>());
+        // Column 0 is the time; last(*) has one column per field.
         for (const json& row : r.at("values"))
-          add_point(row.at(1));
+          for (size_t c = 1; c < row.size(); ++c)
+            add_point(row.at(c));
       }
     } else if (range) {  // metricsd /api/v1/query
       for (const json& r : j.at("series")) {
@@ -463,8 +466,36 @@ struct Expected {
   size_t range_points = 0;
   double range_checksum = 0;  // sum of the 1-minute averages
   size_t latest_nodes = 0;
-  double latest_checksum = 0;  // sum of every node's latest value
+  double latest_checksum = 0;    // sum of every node's latest value
+  size_t category_points = 0;    // every field of every node
+  double category_checksum = 0;  // sum of their latest values
 };
+
+// Every field value of a line-protocol line, added up; *count gets how many.
+double all_fields(const std::string& line, size_t* count) {
+  size_t start = line.find(' ');
+  size_t end = line.find(' ', start + 1);
+  if (start == std::string::npos) return 0;
+  std::string_view fields(line.data() + start + 1,
+                          (end == std::string::npos ? line.size() : end) - start - 1);
+  double sum = 0;
+  while (!fields.empty()) {
+    size_t comma = fields.find(',');
+    std::string_view kv = fields.substr(0, comma);
+    if (auto eq = kv.find('='); eq != std::string_view::npos) {
+      double v = 0;
+      std::string_view num = kv.substr(eq + 1);
+      if (!num.empty() && num.back() == 'i') num.remove_suffix(1);
+      if (std::from_chars(num.data(), num.data() + num.size(), v).ec == std::errc{}) {
+        sum += v;
+        ++*count;
+      }
+    }
+    if (comma == std::string_view::npos) break;
+    fields.remove_prefix(comma + 1);
+  }
+  return sum;
+}
 
 Expected expect(const Options& o, const DataSet& d) {
   WorkloadSpec one = d.spec;
@@ -490,8 +521,10 @@ Expected expect(const Options& o, const DataSet& d) {
   for (const auto& [minute, acc] : minutes)
     e.range_checksum += acc.first / acc.second;
   e.range_points = minutes.size();
-  for (uint32_t n = 0; n < o.nodes; ++n)
+  for (uint32_t n = 0; n < o.nodes; ++n) {
     e.latest_checksum += field_value(line_of(n, d.rounds - 1), o.field);
+    e.category_checksum += all_fields(line_of(n, d.rounds - 1), &e.category_points);
+  }
   e.latest_nodes = o.nodes;
   return e;
 }
@@ -506,9 +539,10 @@ std::string target(const std::string& prefix, const std::string& path,
 }
 
 struct QueryDef {
-  std::string name;  // range_1m, latest
+  std::string name;  // range_1m, latest, latest_category
   bool range;
   std::string target;
+  bool category = false;  // every field of every node, not one field
 };
 
 std::vector<QueryDef> queries_for(const Options& o, const DataSet& d, const std::string& prefix) {
@@ -527,21 +561,29 @@ std::vector<QueryDef> queries_for(const Options& o, const DataSet& d, const std:
                            {"end", to_s},
                            {"step", "60"}})};
     QueryDef latest{"latest", false, target(prefix, "/api/v1/query", {{"query", name}})};
+    QueryDef category{
+        "latest_category", false,
+        target(prefix, "/api/v1/query", {{"query", "{__name__=~\"node_metrics_.*\"}"}}), true};
     if (o.vm_nocache) {
       range.target += "&nocache=1";
       latest.target += "&nocache=1";
+      category.target += "&nocache=1";
     }
-    return {range, latest};
+    return {range, latest, category};
   }
   if (o.system == "influx") {
     const std::string range_q = "SELECT mean(\"" + o.field + "\") FROM node_metrics WHERE node='" +
                                 o.node + "' AND time >= " + std::to_string(d.from_ms) +
                                 "ms AND time < " + std::to_string(d.to_ms) + "ms GROUP BY time(1m)";
     const std::string latest_q = "SELECT last(\"" + o.field + "\") FROM node_metrics GROUP BY node";
-    return {{"range_1m", true,
-             target(prefix, "/query", {{"db", "bench"}, {"epoch", "ms"}, {"q", range_q}})},
-            {"latest", false,
-             target(prefix, "/query", {{"db", "bench"}, {"epoch", "ms"}, {"q", latest_q}})}};
+    const std::string category_q = "SELECT last(*) FROM node_metrics GROUP BY node";
+    return {
+        {"range_1m", true,
+         target(prefix, "/query", {{"db", "bench"}, {"epoch", "ms"}, {"q", range_q}})},
+        {"latest", false,
+         target(prefix, "/query", {{"db", "bench"}, {"epoch", "ms"}, {"q", latest_q}})},
+        {"latest_category", false,
+         target(prefix, "/query", {{"db", "bench"}, {"epoch", "ms"}, {"q", category_q}}), true}};
   }
   const std::string metric = "node_metrics." + o.field;
   return {{"range_1m", true,
@@ -552,7 +594,9 @@ std::vector<QueryDef> queries_for(const Options& o, const DataSet& d, const std:
                    {"to", to_s},
                    {"step", "1m"},
                    {"agg", "avg"}})},
-          {"latest", false, target(prefix, "/api/v1/latest", {{"metric", metric}})}};
+          {"latest", false, target(prefix, "/api/v1/latest", {{"metric", metric}})},
+          {"latest_category", false,
+           target(prefix, "/api/v1/latest", {{"category", "node_metrics"}}), true}};
 }
 
 // Nearest-rank percentile of sorted milliseconds.
@@ -571,6 +615,9 @@ bool matches(const QueryDef& q, const Summary& s, const Expected& want) {
   if (q.range)
     return s.series == 1 && (s.points == want.range_points || s.points == want.range_points + 1) &&
            close_to(s.checksum, want.range_checksum);
+  if (q.category)
+    return s.nodes == want.latest_nodes && s.points == want.category_points &&
+           close_to(s.checksum, want.category_checksum);
   return s.nodes == want.latest_nodes && s.points == want.latest_nodes &&
          close_to(s.checksum, want.latest_checksum);
 }
@@ -603,11 +650,11 @@ void settle(const Options& o, const DataSet& d, BlockingHttp& http,
       if (!matches(q, s, want)) {
         all = false;
         if (problem.empty())
-          problem =
-              q.name + ": " +
-              (s.ok ? std::to_string(q.range ? s.points : s.nodes) +
-                          (q.range ? " points" : " nodes") + ", checksum " + fixed(s.checksum, 3)
-                    : s.error);
+          problem = q.name + ": " +
+                    (s.ok ? std::to_string(q.range || q.category ? s.points : s.nodes) +
+                                (q.range || q.category ? " points" : " nodes") + ", checksum " +
+                                fixed(s.checksum, 3)
+                          : s.error);
       }
     }
     if (all) {
@@ -653,8 +700,8 @@ int run_queries(const Options& o, const DataSet& d) {
   const Expected want = expect(o, d);
   BlockingHttp http(base, std::chrono::milliseconds(static_cast<int64_t>(o.timeout_s * 1000)),
                     o.headers);
-  const std::string label = !o.label.empty() ? o.label
-                            : o.system + (o.system == "vm" && o.vm_nocache ? "-nocache" : "");
+  const std::string label =
+      !o.label.empty() ? o.label : o.system + (o.system == "vm" && o.vm_nocache ? "-nocache" : "");
   if (o.system == "vm") show_vm_names(http, prefix, o);
 
   const std::vector<QueryDef> queries = queries_for(o, d, prefix);
@@ -689,15 +736,19 @@ int run_queries(const Options& o, const DataSet& d) {
     const double p50 = percentile(ms, 50), p99 = percentile(ms, 99);
     const bool ok = failed == 0 && wrong == 0;
     all_ok = all_ok && ok;
-    const size_t want_points = q.range ? want.range_points : want.latest_nodes;
-    const double want_sum = q.range ? want.range_checksum : want.latest_checksum;
+    const size_t want_points = q.range      ? want.range_points
+                               : q.category ? want.category_points
+                                            : want.latest_nodes;
+    const double want_sum = q.range      ? want.range_checksum
+                            : q.category ? want.category_checksum
+                                         : want.latest_checksum;
     std::cout << label << " " << q.name << ": p50 " << fixed(p50, 2) << " ms, p99 " << fixed(p99, 2)
               << " ms (min " << fixed(ms.empty() ? 0 : ms.front(), 2) << ", " << ms.size()
               << " runs after " << o.warmup << " warm-up, " << failed << " failed); " << last.series
               << " series, " << last.points << " points, " << last.nodes << " nodes, checksum "
               << fixed(last.checksum, 3) << " (expected " << want_points
-              << (q.range ? " points" : " nodes") << ", " << fixed(want_sum, 3) << ") "
-              << (ok ? "OK" : "WRONG") << "\n";
+              << (q.range || q.category ? " points" : " nodes") << ", " << fixed(want_sum, 3)
+              << ") " << (ok ? "OK" : "WRONG") << "\n";
     if (!first_problem.empty()) std::cout << "  first problem: " << first_problem << "\n";
     std::cout << json{{"mode", "query"},
                       {"system", label},

@@ -18,6 +18,8 @@
 #   METRICSD_HEADER=    one extra header for metricsd, e.g. "Authorization: Bearer X"
 #   SYSTEMS="vm influx" peers to run, "" for none (each restarted fresh with servers.sh, then stopped)
 #   RUNS=20 WARMUP=3    measured and warm-up runs per query
+#   NODES=100 HOURS=24  the data set's nodes (x 20 fields) and span; the PEERS.md figures
+#                       use the defaults, the whole-category latest over 1000 nodes NODES=1000 HOURS=1
 #   CONNECTIONS=3       connections while loading
 #   METRICSD_SETTLE=15  seconds metricsd is given after the load before its head is checked
 #   SETTLE_MAX=180      at most this long for any system to settle
@@ -38,13 +40,15 @@ SYSTEMS=${SYSTEMS-vm influx}
 RUNS=${RUNS:-20}
 WARMUP=${WARMUP:-3}
 CONNECTIONS=${CONNECTIONS:-3}
+NODES=${NODES:-100}
+HOURS=${HOURS:-24}
 METRICSD_SETTLE=${METRICSD_SETTLE:-15}
 SETTLE_MAX=${SETTLE_MAX:-180}
 SERVERS=${SERVERS:-/work/shared/peers/servers.sh}
 RESULTS=${RESULTS:-$(mktemp /tmp/query_peers.XXXXXX.jsonl)}
 # The data set: 100 nodes x 20 fields; the head of a settled metricsd holds at most the open
 # 10-minute windows plus the compaction grace: 2000 series x ~21 min x 6 samples.
-HEAD_SETTLED=300000
+HEAD_SETTLED=$((${NODES:-100} * 20 * 150))
 
 if [ -z "${QUERY_BIN:-}" ]; then
   for candidate in "$REPO"/build-qbench/bench/metricsd-query-load \
@@ -64,7 +68,7 @@ if [ ! -x "$SERVERS" ]; then
   exit 1
 fi
 
-# One end for every system: the data lies in [END - 24 h, END), END = now rounded down to a minute.
+# One end for every system: the data lies in [END - HOURS, END), END = now rounded down to a minute.
 END_MS=$(($(date +%s) / 60 * 60 * 1000))
 T0=$(date +%s)
 
@@ -175,7 +179,8 @@ json_field() {  # key, json line
 
 load() {  # system
   local name=$1 out line
-  local args=(--load "$(write_url_of "$name")" --end-ms "$END_MS" --connections "$CONNECTIONS")
+  local args=(--load "$(write_url_of "$name")" --end-ms "$END_MS" --connections "$CONNECTIONS"
+    --nodes "$NODES" --hours "$HOURS")
   [ "$name" = metricsd ] && [ -n "$METRICSD_HEADER" ] && args+=(--header "$METRICSD_HEADER")
   echo "== $(label_of "$name"): loading" >&2
   out=$(timeout 300 "$QUERY_BIN" "${args[@]}") || true
@@ -191,7 +196,7 @@ query() {  # system [extra flags]
   local name=$1 out line label q
   shift
   local args=(--query "$name" --url "$(base_of "$name")" --end-ms "$END_MS" --runs "$RUNS"
-    --warmup "$WARMUP" --settle "$SETTLE_MAX" "$@")
+    --warmup "$WARMUP" --settle "$SETTLE_MAX" --nodes "$NODES" --hours "$HOURS" "$@")
   [ "$name" = metricsd ] && [ -n "$METRICSD_HEADER" ] && args+=(--header "$METRICSD_HEADER")
   out=$(timeout 300 "$QUERY_BIN" "${args[@]}") || true
   echo "$out" >&2
@@ -202,7 +207,7 @@ query() {  # system [extra flags]
     q=$(json_field query "$line")
     P50[$label,$q]=$(json_field p50_ms "$line")
     P99[$label,$q]=$(json_field p99_ms "$line")
-    if [ "$q" = range_1m ]; then
+    if [ "$q" = range_1m ] || [ "$q" = latest_category ]; then
       POINTS[$label,$q]="$(json_field points "$line") pts"
     else
       POINTS[$label,$q]="$(json_field nodes "$line") nodes"
@@ -279,12 +284,16 @@ cell() {  # label query
 }
 
 echo
-echo "Query latency, client-side p50 (p99) ms of $RUNS runs after $WARMUP warm-up; data [$((END_MS - 86400000)), $END_MS) ms"
+echo "Query latency, client-side p50 (p99) ms of $RUNS runs after $WARMUP warm-up; data [$((END_MS - HOURS * 3600000)), $END_MS) ms, $NODES nodes x 20 metrics"
 printf "%-38s" "query"
 for s in "${RUN[@]}"; do printf " | %-17s" "$(label_of "$s")"; done
 printf " | %s\n" "metricsd / faster peer (p50)"
-for q in range_1m latest; do
-  if [ "$q" = range_1m ]; then printf "%-38s" "one series, 24 h, 1-minute averages"; else printf "%-38s" "latest of one metric on every node"; fi
+for q in range_1m latest latest_category; do
+  case $q in
+    range_1m) printf "%-38s" "one series, ${HOURS} h, 1-minute averages" ;;
+    latest) printf "%-38s" "latest of one metric on $NODES nodes" ;;
+    latest_category) printf "%-38s" "latest of 20 metrics on $NODES nodes" ;;
+  esac
   best="" best_name=""
   for s in "${RUN[@]}"; do
     printf " | %-17s" "$(cell "$s" "$q")"
@@ -302,8 +311,8 @@ for q in range_1m latest; do
     printf " | -\n"
   fi
 done
-printf "%-38s" "answers (range points / latest nodes)"
-for s in "${RUN[@]}"; do printf " | %-17s" "${POINTS[$s,range_1m]:-?} / ${POINTS[$s,latest]:-?}"; done
+printf "%-38s" "answers (range / latest / category)"
+for s in "${RUN[@]}"; do printf " | %-17s" "${POINTS[$s,range_1m]:-?} / ${POINTS[$s,latest]:-?} / ${POINTS[$s,latest_category]:-?}"; done
 echo
 printf "%-38s" "load (samples/s, s)"
 for s in "${RUN[@]}"; do

@@ -176,8 +176,16 @@ TEST_F(QueryTest, LatestAndSeries) {
   ASSERT_EQ(l.size(), 1u);
   EXPECT_EQ(l[0]["value"], 1239);
   EXPECT_EQ(l[0]["ts"], base_ + 239 * 30'000);
+  EXPECT_EQ(l[0], json::parse(R"({"metric":"gpu.temp_c","node":"q1","labels":{"gpu":"1"},"ts":)" +
+                              std::to_string(base_ + 239 * 30'000) + R"(,"value":1239})"));
   EXPECT_EQ(get("/api/v1/latest?category=gpu").size(), 2u);
-  EXPECT_EQ(get("/api/v1/metrics/gpu")["metrics"].size(), 2u);
+  auto cat = get("/api/v1/metrics/gpu");
+  EXPECT_EQ(cat["category"], "gpu");
+  ASSERT_EQ(cat["metrics"].size(), 2u);
+  EXPECT_EQ(cat["metrics"][1]["value"].get<double>() + cat["metrics"][0]["value"].get<double>(),
+            239 + 1239);
+  EXPECT_EQ(get("/api/v1/metrics/nothing_here")["metrics"], json::array());
+  EXPECT_EQ(get("/api/v1/latest?node=no-such-node"), json::array());
   auto page1 = get("/api/v1/series?match=gpu.*&limit=1");
   ASSERT_EQ(page1["series"].size(), 1u);
   auto page2 =
