@@ -24,20 +24,11 @@ boost::asio::awaitable<Response> EventsHandlers::list(Request& req) {
       if (v.empty() || v.size() > 64 || !valid_text(v))
         throw bad_param("type", "must be 1 to 64 bytes of UTF-8 without NUL");
       f.type = v;
-    } else if (k == "from" || k == "to") {
-      auto t = parse_time_ms(v, now);
-      if (!t) throw bad_param(k, "must be RFC 3339, unix seconds, or relative like -15m");
-      (k == "from" ? f.from_ms : f.to_ms) = *t;
-    } else if (k == "limit") {
-      f.limit = static_cast<int>(int_param(req, "limit", 100, 1, 1000));
-    } else if (k == "cursor") {
-      f.before_id = int_param(req, "cursor", 0, 1, INT64_MAX);
-    } else {
+    } else if (!page_param(req, k, v, now, f)) {
       throw bad_param(k, "unknown parameter (expected node, type, from, to, limit, cursor)");
     }
   }
-  if (f.from_ms && f.to_ms && *f.from_ms >= *f.to_ms)
-    throw bad_param("from", "must be before `to`");
+  check_page_range(f.from_ms, f.to_ms);
   if (!db_.ready()) throw ApiError::unavailable(db_.not_ready_reason(), 2);
   auto rows =
       co_await db_.pool().run([&](pqxx::connection& c) { return storage::list_events(c, f); });

@@ -46,4 +46,25 @@ int64_t time_param(const Request& req, std::string_view name, std::string_view f
   return *t;
 }
 
+bool page_param(const Request& req, const std::string& key, const std::string& value,
+                int64_t now_ms, std::optional<int64_t>& from_ms, std::optional<int64_t>& to_ms,
+                int& limit, std::optional<int64_t>& before_id) {
+  if (key == "from" || key == "to") {
+    auto t = parse_time_ms(value, now_ms);
+    if (!t) throw bad_param(key, "must be RFC 3339, unix seconds, or relative like -15m");
+    (key == "from" ? from_ms : to_ms) = *t;
+  } else if (key == "limit") {
+    limit = static_cast<int>(int_param(req, "limit", 100, 1, 1000));
+  } else if (key == "cursor") {
+    before_id = int_param(req, "cursor", 0, 1, INT64_MAX);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+void check_page_range(const std::optional<int64_t>& from_ms, const std::optional<int64_t>& to_ms) {
+  if (from_ms && to_ms && *from_ms >= *to_ms) throw bad_param("from", "must be before `to`");
+}
+
 }  // namespace metricsd::api

@@ -116,21 +116,12 @@ boost::asio::awaitable<Response> TokenHandlers::audit(Request& req) {
       if (v != "ok" && v != "denied" && v != "failed")
         throw bad_param("outcome", "must be ok, denied or failed");
       f.outcome = v;
-    } else if (k == "from" || k == "to") {
-      auto t = parse_time_ms(v, now);
-      if (!t) throw bad_param(k, "must be RFC 3339, unix seconds, or relative like -15m");
-      (k == "from" ? f.from_ms : f.to_ms) = *t;
-    } else if (k == "limit") {
-      f.limit = static_cast<int>(int_param(req, "limit", 100, 1, 1000));
-    } else if (k == "cursor") {
-      f.before_id = int_param(req, "cursor", 0, 1, INT64_MAX);
-    } else {
+    } else if (!page_param(req, k, v, now, f)) {
       throw bad_param(
           k, "unknown parameter (expected action, token, outcome, from, to, limit, cursor)");
     }
   }
-  if (f.from_ms && f.to_ms && *f.from_ms >= *f.to_ms)
-    throw bad_param("from", "must be before `to`");
+  check_page_range(f.from_ms, f.to_ms);
   require_ready(db_);
   auto rows =
       co_await db_.pool().run([&f](pqxx::connection& c) { return storage::list_audit(c, f); });
