@@ -46,14 +46,6 @@ json labels_object(const LabelSet& labels) {
   return j;
 }
 
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s)
-    out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
 // [[ms,value],...] with the shortest text that reads back as the same double; a sum that
 // overflowed to infinity is null (JSON has no infinity).
 void append_points(std::string& out, const std::vector<std::pair<int64_t, double>>& points) {
@@ -161,6 +153,9 @@ boost::asio::awaitable<Response> QueryHandlers::query(Request& req) {
     if (!agg) throw bad_param("agg", "must be one of avg, min, max, sum, count, last");
     r.agg = *agg;
   }
+  // CSV is streamed (query_csv.cpp), so it may hold more buckets per series than JSON.
+  const bool csv = wants_csv(req);
+  const int64_t max_points = csv ? kMaxCsvPoints : kMaxQueryPoints;
   if (auto s = req.query_param("step")) {
     if (req.query_param("max_points")) throw bad_param("step", "give step or max_points, not both");
     auto step = parse_duration_ms(*s);
@@ -169,33 +164,25 @@ boost::asio::awaitable<Response> QueryHandlers::query(Request& req) {
     // Ceiling division that cannot overflow, whatever the step (up to INT64_MAX ms).
     int64_t span = r.to_ms - r.from_ms;
     int64_t points = span / *step + (span % *step != 0 ? 1 : 0);
-    if (points > kMaxQueryPoints)
-      throw bad_param("step", fmt::format("{} would give {} points; at most {} (use a larger step)",
-                                          *s, points, kMaxQueryPoints));
+    if (points > max_points)
+      throw bad_param(
+          "step", csv ? fmt::format("{} would give {} points; at most {} per series in CSV (use a "
+                                    "larger step)",
+                                    *s, points, max_points)
+                      : fmt::format("{} would give {} points; at most {} (use a larger step, or "
+                                    "format=csv for up to {} per series)",
+                                    *s, points, max_points, kMaxCsvPoints));
     r.step_ms = *step;
   } else {
-    r.step_ms =
-        step_for(r.from_ms, r.to_ms, int_param(req, "max_points", 1000, 1, kMaxQueryPoints));
+    r.step_ms = step_for(r.from_ms, r.to_ms, int_param(req, "max_points", 1000, 1, max_points));
   }
   SeriesFilter f = filter_from(req);
   f.metric = metric;
   if (f.node && registry_.select(SeriesFilter{.node = f.node}, 0, 1).empty())
     throw ApiError::not_found("no node " + *f.node);
-  bool csv = wants_csv(req);
   auto series = select(f, kMaxQuerySeries, "narrow it with node= or label=");
+  if (csv) co_return co_await csv_response(std::move(series), r);
   auto points = co_await run(series, r);
-  if (csv) {
-    Response res;
-    res.content_type = "text/csv; charset=utf-8";
-    res.body = "time,node,labels,value\n";
-    for (size_t i = 0; i < series.size(); ++i) {
-      std::string node = csv_field(series[i].second.node);
-      std::string labels = csv_field(labels_object(series[i].second.labels).dump());
-      for (const auto& [t, v] : points[i])
-        res.body += fmt::format("{},{},{},{}\n", format_rfc3339_ms(t), node, labels, v);
-    }
-    co_return res;
-  }
   // Written directly: building a JSON tree of every point cost more than reading them.
   Response res;
   res.body = fmt::format(R"({{"metric":{},"from":{},"to":{},"step_ms":{},"series":[)",
