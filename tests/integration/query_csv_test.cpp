@@ -41,6 +41,8 @@ constexpr int kExpSamples = 9600;
 constexpr int kBigSeries = 4;
 constexpr int kBigSamples = 8000;
 
+const std::string kWriteFailed = "metricsd_http_stream_aborted_total{reason=\"write_failed\"}";
+
 double exp_value(int s, int i) {
   return s * 100'000 + i / 4.0;
 }
@@ -220,6 +222,16 @@ TEST_F(QueryCsvTest, IsChunkedWithTheUsualHeaders) {
   // 60 rows of 20 samples each.
   EXPECT_EQ(std::count(r.body.begin(), r.body.end(), '\n'), 61);
   EXPECT_NE(r.body.find(format_rfc3339_ms(base_ + 59 * 60'000) + ",c1,"), std::string::npos);
+  // HTTP/1.0 has no chunked coding: the body runs to the close.
+  std::string raw = raw_exchange(
+      daemon_->port(), fmt::format("GET {} HTTP/1.0\r\nAuthorization: Bearer {}\r\n\r\n", target,
+                                   admin_token(daemon_->port())));
+  auto body_at = raw.find("\r\n\r\n");
+  ASSERT_NE(body_at, std::string::npos) << raw;
+  std::string head = raw.substr(0, body_at);
+  EXPECT_EQ(head.find("chunked"), std::string::npos) << head;
+  EXPECT_EQ(head.find("Content-Length"), std::string::npos) << head;
+  EXPECT_EQ(raw.substr(body_at + 4), r.body);
   // HEAD: the same head, no body.
   auto h = http_request(daemon_->port(), "HEAD", target);
   EXPECT_EQ(h.status, 200);
@@ -282,6 +294,7 @@ TEST_F(QueryCsvTest, ALargeExportDoesNotGrowMemoryWithTheBody) {
 // for it (producing no faster than it reads) and the body still arrives whole.
 TEST_F(QueryCsvTest, ASlowReaderGetsTheWholeBodyAndNothingIsBuffered) {
   const pid_t pid = daemon_->pid();
+  const double write_failed_before = metric_value(daemon_->port(), kWriteFailed, 0);
   ASSERT_TRUE(reset_peak_rss(pid));
   long before_kb = proc_status_kb(pid, "VmRSS");
   asio::io_context ioc;
@@ -316,9 +329,8 @@ TEST_F(QueryCsvTest, ASlowReaderGetsTheWholeBodyAndNothingIsBuffered) {
   RecordProperty("rss_growth_bytes", std::to_string(growth));
   EXPECT_LT(growth, static_cast<long>(expected.size() / 4))
       << "RSS before " << before_kb << " kB, peak " << peak_kb << " kB";
-  EXPECT_EQ(metric_value(daemon_->port(),
-                         "metricsd_http_stream_aborted_total{reason=\"write_failed\"}", 0),
-            0);
+  EXPECT_EQ(metric_value(daemon_->port(), kWriteFailed, 0), write_failed_before)
+      << "the slow reader's writes must wait, not time out";
 }
 
 TEST_F(QueryCsvTest, ErrorsBeforeTheFirstByteAreJson) {
@@ -359,6 +371,32 @@ TEST_F(QueryCsvTest, ErrorsBeforeTheFirstByteAreJson) {
                         {{"Accept", "text/csv"}});
   EXPECT_EQ(a.status, 400);
   EXPECT_EQ(a.header("content-type"), "application/json");
+}
+
+// A client that goes away mid-export stops it: the daemon's next write fails, it counts
+// that and produces nothing more.
+TEST_F(QueryCsvTest, AClientThatGoesAwayStopsTheExport) {
+  const double before = metric_value(daemon_->port(), kWriteFailed, 0);
+  {
+    asio::io_context ioc;
+    tcp::socket sock(ioc);
+    sock.open(tcp::v4());
+    sock.set_option(asio::socket_base::receive_buffer_size(8192));
+    sock.connect(
+        tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(daemon_->port())));
+    asio::write(sock, asio::buffer(request_text(big_target())));
+    std::array<char, 16384> buf;
+    size_t got = 0;
+    while (got < 100'000)
+      got += sock.read_some(asio::buffer(buf));
+  }  // closed with most of the body unread
+  double after = before;
+  for (int i = 0; i < 100 && after == before; ++i) {
+    std::this_thread::sleep_for(50ms);
+    after = metric_value(daemon_->port(), kWriteFailed, 0);
+  }
+  EXPECT_EQ(after, before + 1);
+  EXPECT_NE(daemon_->log().find("(write failed)"), std::string::npos);
 }
 
 // Client backends of the embedded PostgreSQL that are idle (the daemon's pooled connections
