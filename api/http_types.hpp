@@ -3,6 +3,8 @@
 // into the JSON error model of API.md.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
@@ -42,11 +44,21 @@ struct Request {
   std::string_view path_param(std::string_view name) const;
 };
 
+// Produces a streamed body piece by piece: appends the next piece to `out` (aim for about
+// kStreamPieceBytes) and returns false once nothing is left. The server sends each piece
+// before asking for the next one, so a slow reader slows the producer instead of
+// buffering. Everything that can fail with a status must fail before the handler
+// returns: once the head is sent, a throw can only truncate the transfer.
+using BodyProducer = std::function<boost::asio::awaitable<bool>(std::string& out)>;
+inline constexpr size_t kStreamPieceBytes = 64 * 1024;
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
-  std::string body;
+  std::string body;  // unused when `producer` is set
   std::vector<std::pair<std::string, std::string>> headers;
+  // When set, the body is streamed from it (HTTP/1.1: chunked) instead of `body`.
+  BodyProducer producer;
 };
 
 class ApiError : public std::runtime_error {

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <cmath>
 
+#include "api/json_write.hpp"
 #include "api/query_params.hpp"
 #include "core/names.hpp"
 #include "core/settings.hpp"
@@ -34,30 +35,6 @@ SeriesFilter filter_from(const Request& req) {
     f.labels.emplace_back(v.substr(0, colon), v.substr(colon + 1));
   }
   return f;
-}
-
-json labels_object(const LabelSet& labels) {
-  json j = json::object();
-  for (const auto& [k, v] : labels)
-    j[k] = v;
-  return j;
-}
-
-// JSON text of a string or of labels, as json_response would write them.
-std::string json_text(const std::string& s) {
-  return json(s).dump(-1, ' ', false, json::error_handler_t::replace);
-}
-std::string labels_text(const LabelSet& labels) {
-  if (labels.empty()) return "{}";
-  return labels_object(labels).dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s)
-    out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
 }
 
 // [[ms,value],...] with the shortest text that reads back as the same double; a sum that
@@ -124,6 +101,9 @@ boost::asio::awaitable<Response> QueryHandlers::query(Request& req) {
     if (!agg) throw bad_param("agg", "must be one of avg, min, max, sum, count, last");
     r.agg = *agg;
   }
+  // CSV is streamed (query_csv.cpp), so it may hold more buckets per series than JSON.
+  const bool csv = wants_csv(req);
+  const int64_t max_points = csv ? kMaxCsvPoints : kMaxQueryPoints;
   if (auto s = req.query_param("step")) {
     if (req.query_param("max_points")) throw bad_param("step", "give step or max_points, not both");
     auto step = parse_duration_ms(*s);
@@ -132,41 +112,33 @@ boost::asio::awaitable<Response> QueryHandlers::query(Request& req) {
     // Ceiling division that cannot overflow, whatever the step (up to INT64_MAX ms).
     int64_t span = r.to_ms - r.from_ms;
     int64_t points = span / *step + (span % *step != 0 ? 1 : 0);
-    if (points > kMaxQueryPoints)
-      throw bad_param("step", fmt::format("{} would give {} points; at most {} (use a larger step)",
-                                          *s, points, kMaxQueryPoints));
+    if (points > max_points)
+      throw bad_param(
+          "step", csv ? fmt::format("{} would give {} points; at most {} per series in CSV (use a "
+                                    "larger step)",
+                                    *s, points, max_points)
+                      : fmt::format("{} would give {} points; at most {} (use a larger step, or "
+                                    "format=csv for up to {} per series)",
+                                    *s, points, max_points, kMaxCsvPoints));
     r.step_ms = *step;
   } else {
-    r.step_ms =
-        step_for(r.from_ms, r.to_ms, int_param(req, "max_points", 1000, 1, kMaxQueryPoints));
+    r.step_ms = step_for(r.from_ms, r.to_ms, int_param(req, "max_points", 1000, 1, max_points));
   }
   SeriesFilter f = filter_from(req);
   f.metric = metric;
   if (f.node && registry_.select(SeriesFilter{.node = f.node}, 0, 1).empty())
     throw ApiError::not_found("no node " + *f.node);
-  bool csv = wants_csv(req);
   auto series = select(f, kMaxQuerySeries, "narrow it with node= or label=");
+  if (csv) co_return co_await csv_response(std::move(series), r);
   auto points = co_await run(series, r);
-  if (csv) {
-    Response res;
-    res.content_type = "text/csv; charset=utf-8";
-    res.body = "time,node,labels,value\n";
-    for (size_t i = 0; i < series.size(); ++i) {
-      std::string node = csv_field(series[i].second.node);
-      std::string labels = csv_field(labels_object(series[i].second.labels).dump());
-      for (const auto& [t, v] : points[i])
-        res.body += fmt::format("{},{},{},{}\n", format_rfc3339_ms(t), node, labels, v);
-    }
-    co_return res;
-  }
   // Written directly: building a JSON tree of every point cost more than reading them.
   Response res;
   res.body = fmt::format(R"({{"metric":{},"from":{},"to":{},"step_ms":{},"series":[)",
-                         json(metric).dump(), r.from_ms, r.to_ms, r.step_ms);
+                         json_string(metric), r.from_ms, r.to_ms, r.step_ms);
   for (size_t i = 0; i < series.size(); ++i) {
     if (i) res.body += ',';
-    res.body += R"({"node":)" + json(series[i].second.node).dump() + R"(,"labels":)" +
-                labels_object(series[i].second.labels).dump() + R"(,"points":)";
+    res.body += R"({"node":)" + json_string(series[i].second.node) + R"(,"labels":)" +
+                labels_text(series[i].second.labels) + R"(,"points":)";
     append_points(res.body, points[i]);
     res.body += '}';
   }
@@ -181,7 +153,7 @@ std::string QueryHandlers::latest_of(const Selected& series) const {
     auto p = head_.latest(id);
     if (!p) continue;
     if (out.size() > 1) out += ',';
-    out += R"({"metric":)" + json_text(key.metric) + R"(,"node":)" + json_text(key.node) +
+    out += R"({"metric":)" + json_string(key.metric) + R"(,"node":)" + json_string(key.node) +
            R"(,"labels":)" + labels_text(key.labels);
     if (std::isfinite(p->value))
       fmt::format_to(std::back_inserter(out), R"(,"ts":{},"value":{}}})", p->ts_ms, p->value);
@@ -220,7 +192,7 @@ boost::asio::awaitable<Response> QueryHandlers::series(Request& req) {
                    {"metric", key.metric},
                    {"category", std::string(metric_category(key.metric))},
                    {"node", key.node},
-                   {"labels", labels_object(key.labels)}});
+                   {"labels", labels_json(key.labels)}});
   json next = page.size() == static_cast<size_t>(limit) ? json(std::to_string(page.back().first))
                                                         : json(nullptr);
   co_return json_response(200, {{"series", std::move(out)}, {"next_cursor", next}});
@@ -231,7 +203,7 @@ boost::asio::awaitable<Response> QueryHandlers::category_latest(Request& req) {
   SeriesFilter f = filter_from(req);
   f.category = std::string(req.path_param("category"));
   Response res;
-  res.body = R"({"category":)" + json_text(*f.category) + R"(,"metrics":)" +
+  res.body = R"({"category":)" + json_string(*f.category) + R"(,"metrics":)" +
              latest_of(select(f, kMaxLatestSeries, "narrow it with node=")) + "}";
   co_return res;
 }
@@ -260,7 +232,7 @@ boost::asio::awaitable<Response> QueryHandlers::category_history(Request& req) {
       pts.push_back({t, v});
     out.push_back({{"metric", series[i].second.metric},
                    {"node", series[i].second.node},
-                   {"labels", labels_object(series[i].second.labels)},
+                   {"labels", labels_json(series[i].second.labels)},
                    {"points", std::move(pts)}});
   }
   co_return json_response(200, {{"category", *f.category},

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <memory>
+#include <string>
 
 #include "api/http_types.hpp"
 #include "api/query_reader.hpp"
@@ -19,7 +21,11 @@
 namespace metricsd::api {
 
 inline constexpr size_t kMaxQuerySeries = 500;
-inline constexpr int64_t kMaxQueryPoints = 11'000;
+inline constexpr int64_t kMaxQueryPoints = 11'000;  // buckets per series in a JSON answer
+// A CSV answer is streamed, so it may hold more: a 30-day export at 10 s is 259 200.
+inline constexpr int64_t kMaxCsvPoints = 1'000'000;
+// The CSV export reads each series in blocks of this many whole buckets.
+inline constexpr int64_t kCsvBlockBuckets = 10'000;
 inline constexpr size_t kMaxLatestSeries = 20'000;
 
 class QueryHandlers {
@@ -40,6 +46,14 @@ class QueryHandlers {
   boost::asio::awaitable<std::vector<std::vector<std::pair<int64_t, double>>>> run(
       const Selected& series, const Range& range);
   Selected select(const SeriesFilter& f, size_t limit, const char* narrow_hint) const;
+
+  // The streamed CSV export (query_csv.cpp): one series at a time, each in blocks of
+  // kCsvBlockBuckets buckets, one run() per block.
+  struct CsvCursor;
+  // Reads the first block before answering, so a failure is still a JSON error.
+  boost::asio::awaitable<Response> csv_response(Selected series, const Range& range);
+  boost::asio::awaitable<bool> next_csv_piece(std::shared_ptr<CsvCursor> c, std::string& out);
+  boost::asio::awaitable<void> read_csv_block(CsvCursor& c);
   // The JSON array of the series' latest values (series without one are left out).
   std::string latest_of(const Selected& series) const;
 

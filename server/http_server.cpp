@@ -42,6 +42,11 @@ struct HttpServer::Impl {
                       "Requests that could not be read (timeouts, limits, malformed)", {"kind"}),
             m.counter("metricsd_http_internal_errors_total", "Handler failures answered with 500")
                 .get(),
+            m.counter("metricsd_http_stream_aborted_total",
+                      "Streamed answers cut short after their head was sent (producer_error: "
+                      "the body could not be produced; write_failed: the client went away or "
+                      "read too slowly)",
+                      {"reason"}),
             stream},
         connections_total(
             m.counter("metricsd_http_connections_total", "Connections accepted").get()),

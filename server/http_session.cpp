@@ -15,6 +15,7 @@
 #include "server/auth.hpp"
 #include "server/cors.hpp"
 #include "server/request_target.hpp"
+#include "server/streamed_write.hpp"
 #include "server/ws_session.hpp"
 #include "storage/storage_pool.hpp"
 
@@ -62,6 +63,17 @@ api::Response error_from(std::exception_ptr ep, const api::Request& req,
     ctx.internal_errors.inc();
     spdlog::error("{} {}: internal error: {}", req.method, req.route, e.what());
     return error(500, "internal error; the server log has the details");
+  }
+}
+
+// One line for the log: what a streamed body's producer failed with.
+std::string describe(std::exception_ptr ep) {
+  try {
+    std::rethrow_exception(ep);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown exception";
   }
 }
 
@@ -206,14 +218,21 @@ asio::awaitable<void> linger(Io& io, beast::tcp_stream& tcp, bool tls) {
   }
 }
 
-HttpResponse to_beast(api::Response&& r, unsigned version, bool keep_alive, bool head, bool tls) {
+// The status and header fields every answer carries, buffered or streamed.
+template <class Body>
+http::response<Body> beast_head(api::Response& r, unsigned version, bool keep_alive, bool tls) {
   add_security_headers(r, tls);
-  HttpResponse res{static_cast<http::status>(r.status), version};
+  http::response<Body> res{static_cast<http::status>(r.status), version};
   res.set(http::field::server, "metricsd");
   if (!r.content_type.empty()) res.set(http::field::content_type, r.content_type);
   for (auto& [k, v] : r.headers)
     res.set(k, v);
   res.keep_alive(keep_alive);
+  return res;
+}
+
+HttpResponse to_beast(api::Response&& r, unsigned version, bool keep_alive, bool head, bool tls) {
+  auto res = beast_head<http::string_body>(r, version, keep_alive, tls);
   res.body() = std::move(r.body);
   res.prepare_payload();
   if (head) res.body().clear();  // Content-Length stays that of the GET answer
@@ -232,6 +251,9 @@ asio::awaitable<void> serve(std::shared_ptr<SessionState> state, Io& io,
   const bool tls = state->tls_context != nullptr;
   const auto& s = ctx.settings;
   beast::flat_buffer buffer;
+  // A streamed body was aborted: no TLS close_notify either, so a TLS client sees the
+  // truncation whatever its HTTP parser makes of the missing last chunk.
+  bool cut_short = false;
   std::string remote;
   {
     beast::error_code ec;
@@ -358,24 +380,55 @@ asio::awaitable<void> serve(std::shared_ptr<SessionState> state, Io& io,
       ctx.cors.apply(req, res);
     }
     bool keep_alive = !close_after && !ctx.stopping.load();
-    auto out = to_beast(std::move(res), version, keep_alive, req.method == "HEAD", tls);
-    size_t bytes = out.body().size();
-    int status = out.result_int();
-    tcp.expires_after(std::chrono::milliseconds(s.http_body_timeout_ms));
-    auto [wec, wn] = co_await http::async_write(io, out, kTuple);
+    const bool head_only = req.method == "HEAD";
+    const auto write_timeout = std::chrono::milliseconds(s.http_body_timeout_ms);
+    size_t bytes = 0;
+    int status = res.status;
+    beast::error_code wec;
+    const char* aborted = "";
+    if (res.producer) {
+      // HTTP/1.0 has no chunked coding: the streamed body ends with the connection.
+      if (version < 11) keep_alive = false;
+      auto producer = std::move(res.producer);
+      auto head = beast_head<http::empty_body>(res, version, keep_alive, tls);
+      auto sent = co_await write_streamed(io, tcp, head, producer, head_only, write_timeout);
+      bytes = sent.body_bytes;
+      wec = sent.write_error;
+      if (sent.producer_error) {
+        // The status is sent; all that is left is to cut the transfer short, which the
+        // client sees as a body without its terminating chunk.
+        ctx.stream_aborted.with({"producer_error"}).inc();
+        spdlog::warn("{} {} {} route={}: streamed answer aborted after {}B: {}", remote, req.method,
+                     req.path, route_label, bytes, describe(sent.producer_error));
+        aborted = " (stream aborted)";
+        keep_alive = false;
+        cut_short = true;
+      } else if (wec) {
+        ctx.stream_aborted.with({"write_failed"}).inc();
+      }
+    } else {
+      auto out = to_beast(std::move(res), version, keep_alive, head_only, tls);
+      bytes = out.body().size();
+      status = out.result_int();
+      tcp.expires_after(write_timeout);
+      auto [ec, wn] = co_await http::async_write(io, out, kTuple);
+      wec = ec;
+    }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     ctx.requests.with({method_label(req.method), route_label, std::to_string(status)}).inc();
     ctx.durations.with({route_label}).observe(secs);
     // The path, never the query string (it may carry a token).
-    spdlog::info("{} {} {} route={} {} {}B {}us{}", remote, req.method.empty() ? "-" : req.method,
+    spdlog::info("{} {} {} route={} {} {}B {}us{}{}", remote, req.method.empty() ? "-" : req.method,
                  req.path.empty() ? "-" : req.path, route_label, status, bytes,
-                 static_cast<long long>(secs * 1e6), wec ? " (write failed)" : "");
+                 static_cast<long long>(secs * 1e6), wec ? " (write failed)" : "", aborted);
     if (!wec && body_unread) co_await linger(io, tcp, tls);
     if (wec || !keep_alive) break;
   }
   if constexpr (!std::is_same_v<Io, beast::tcp_stream>) {
-    tcp.expires_after(1s);  // a TLS close_notify, bounded
-    auto [sec] = co_await io.async_shutdown(kTuple);
+    if (!cut_short) {
+      tcp.expires_after(1s);  // a TLS close_notify, bounded
+      auto [sec] = co_await io.async_shutdown(kTuple);
+    }
   }
   beast::error_code ignored;
   tcp.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);

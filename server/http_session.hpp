@@ -33,6 +33,8 @@ struct SessionContext {
   prom::Family<prom::Histogram>& durations;
   prom::Family<prom::Counter>& read_errors;
   prom::Counter& internal_errors;
+  // Streamed answers cut short after the head was sent, by reason.
+  prom::Family<prom::Counter>& stream_aborted;
   const StreamContext* stream = nullptr;  // serves /ws/metrics when set
 };
 

@@ -1,8 +1,11 @@
 // TLS against the real daemon: with tls.cert_file/tls.key_file it serves HTTPS only
 // (TLS 1.2 or newer; plain HTTP gets no answer), reloads the certificate on SIGHUP
-// (a bad file then keeps the old one), and refuses to start on unreadable files.
+// (a bad file then keeps the old one), refuses to start on unreadable files, and streams
+// the CSV export over TLS.
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
+
+#include <fmt/format.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
@@ -12,6 +15,8 @@
 #include <fstream>
 #include <thread>
 
+#include "core/compaction.hpp"
+#include "core/time_parse.hpp"
 #include "harness.hpp"
 #include "tls_client.hpp"
 
@@ -87,6 +92,47 @@ TEST(Tls, ServesHttpsOnlyWithModernProtocolsAndReloadsOnSighup) {
   EXPECT_EQ(serial3, serial2);
   d.signal(SIGTERM);
   EXPECT_EQ(d.wait_exit(20s), 0);
+}
+
+// The streamed (chunked) CSV export over TLS: the same rows, across several blocks.
+TEST(Tls, CsvExportIsStreamedOverHttps) {
+  TempDir dir;
+  std::string cert = (dir.path() / "cert.pem").string(), key = (dir.path() / "key.pem").string();
+  make_self_signed(cert, key, "csv");
+  Daemon d(dir.path() / "data", {"--tls-cert-file", cert, "--tls-key-file", key});
+  ASSERT_TRUE(d.wait_listening()) << d.log();
+  TlsOptions opts{cert, 0, nullptr};
+  HttpResult ready;
+  for (int i = 0; i < 300 && ready.status != 200; ++i) {
+    ready = https_request(d.port(), "GET", "/readyz", opts);
+    if (ready.status != 200) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_EQ(ready.status, 200) << ready.body;
+  std::string token = admin_token(d.port());
+  // Two series, a sample every 2 s for 4 h: at step=1s, blocks of 10 000 buckets split it.
+  const int64_t base = floor_to(now_ms() - 6 * kHourMs, kHourMs);
+  const int samples = 7200;
+  std::string lines;
+  for (int i = 0; i < samples; ++i)
+    for (int g = 0; g < 2; ++g)
+      lines += fmt::format("tls,node=t1,g={} v={} {}\n", g, i * 10 + g, base + i * 2000);
+  auto w = https_request(d.port(), "POST", "/api/v1/write?precision=ms", opts, lines, token);
+  ASSERT_EQ(w.status, 204) << w.body;
+  auto r = https_request(d.port(), "GET",
+                         fmt::format("/api/v1/query?metric=tls.v&from={}&to={}&step=1s&format=csv",
+                                     base / 1000, (base + 4 * kHourMs) / 1000),
+                         opts, "", token);
+  ASSERT_EQ(r.status, 200) << r.body.substr(0, 300);
+  EXPECT_EQ(r.header("transfer-encoding"), "chunked");
+  EXPECT_EQ(r.header("content-length"), "");
+  EXPECT_NE(r.header("strict-transport-security"), "");
+  std::string expected = "time,node,labels,value\n";
+  for (int g = 0; g < 2; ++g)
+    for (int i = 0; i < samples; ++i)
+      expected += fmt::format("{},t1,\"{{\"\"g\"\":\"\"{}\"\"}}\",{}\n",
+                              format_rfc3339_ms(base + i * 2000), g, i * 10 + g);
+  EXPECT_EQ(r.body.size(), expected.size());
+  EXPECT_TRUE(r.body == expected) << r.body.substr(0, 300);
 }
 
 TEST(Tls, UnreadableOrMismatchedFilesStopStartUp) {
