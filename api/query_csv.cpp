@@ -66,7 +66,9 @@ struct QueryHandlers::CsvCursor {
 boost::asio::awaitable<void> QueryHandlers::read_csv_block(CsvCursor& c) {
   int64_t hi = block_end(c.block_from, c.range.to_ms, c.range.step_ms);
   Selected one{c.series[c.series_index]};
-  auto points = co_await run(one, Range{c.block_from, hi, c.range.step_ms, c.range.agg});
+  // An export's days would push the dashboards' out of the cache: read, do not keep.
+  auto points =
+      co_await run(one, Range{c.block_from, hi, c.range.step_ms, c.range.agg}, /*bulk=*/true);
   c.points = std::move(points.at(0));
   c.next_point = 0;
   c.block_from = hi;

@@ -79,12 +79,12 @@ QueryHandlers::Selected QueryHandlers::select(const SeriesFilter& f, size_t limi
 }
 
 boost::asio::awaitable<std::vector<std::vector<std::pair<int64_t, double>>>> QueryHandlers::run(
-    const Selected& series, const Range& r) {
+    const Selected& series, const Range& r, bool bulk) {
   std::vector<int64_t> ids;
   ids.reserve(series.size());
   for (const auto& [id, key] : series)
     ids.push_back(id);
-  co_return co_await reader_.run(ids, r);
+  co_return co_await reader_.run(ids, r, bulk ? QueryReader::Keep::kNo : QueryReader::Keep::kYes);
 }
 
 boost::asio::awaitable<Response> QueryHandlers::query(Request& req) {

@@ -42,9 +42,10 @@ class QueryHandlers {
  private:
   using Range = QueryRange;
   using Selected = std::vector<std::pair<int64_t, SeriesKey>>;
-  // Buckets every selected series over the range: points per series, in order.
+  // Buckets every selected series over the range: points per series, in order. A bulk
+  // read (an export) uses cached rollup days but does not add to them.
   boost::asio::awaitable<std::vector<std::vector<std::pair<int64_t, double>>>> run(
-      const Selected& series, const Range& range);
+      const Selected& series, const Range& range, bool bulk = false);
   Selected select(const SeriesFilter& f, size_t limit, const char* narrow_hint) const;
 
   // The streamed CSV export (query_csv.cpp): one series at a time, each in blocks of

@@ -77,7 +77,7 @@ QueryReader::QueryReader(storage::Database& db, const Head& head, TierCache& cac
           {"result"})) {}
 
 boost::asio::awaitable<std::vector<Points>> QueryReader::run(const std::vector<int64_t>& ids,
-                                                             const QueryRange& r) {
+                                                             const QueryRange& r, Keep keep) {
   ReadPlan plan = plan_read(r.from_ms, r.to_ms, r.step_ms);
   tiers_.with({std::string(to_string(plan.tier))}).inc();
   if (ids.empty()) co_return std::vector<Points>{};
@@ -102,7 +102,7 @@ boost::asio::awaitable<std::vector<Points>> QueryReader::run(const std::vector<i
       // transaction; the read pool's sessions carry statement_timeout.
       std::shared_lock lock(head_.tiers_mutex());
       pqxx::nontransaction tx(c);
-      return fill ? through_cache(tx, ids, r, plan) : direct(tx, ids, r, plan);
+      return fill ? through_cache(tx, ids, r, plan, keep) : direct(tx, ids, r, plan);
     });
   } catch (const pqxx::sql_error& e) {
     if (e.sqlstate() != "57014") throw;  // 57014: cancelled by statement_timeout
@@ -147,7 +147,7 @@ std::optional<std::vector<Points>> QueryReader::from_cache(const std::vector<int
 
 std::vector<Points> QueryReader::through_cache(pqxx::transaction_base& tx,
                                                const std::vector<int64_t>& ids, const QueryRange& r,
-                                               const ReadPlan& p) const {
+                                               const ReadPlan& p, Keep keep) const {
   const Tier tier = p.tier;
   Days days = days_of(p);
   size_t n_days = days.count();
@@ -187,7 +187,7 @@ std::vector<Points> QueryReader::through_cache(pqxx::transaction_base& tx,
           return a.bucket_ms < b.bucket_ms;
         });
         held[i][k] = std::make_shared<const std::vector<StoredBucket>>(std::move(rows));
-        cache_.put(tier, ids[i], d, held[i][k]);
+        if (keep == Keep::kYes) cache_.put(tier, ids[i], d, held[i][k]);
       }
     }
   }

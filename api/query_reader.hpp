@@ -25,17 +25,20 @@ class QueryReader {
   QueryReader(storage::Database& db, const Head& head, TierCache& cache, int64_t timeout_ms,
               prom::Registry& metrics);
 
+  // Whether rollup days read from the database are kept in the cache (an export's are
+  // not: they would push out what dashboards keep asking for).
+  enum class Keep { kYes, kNo };
   // Points per series id, in the order given. Throws ApiError 503 when the database is not
   // ready or the read outlives query.timeout_ms.
   boost::asio::awaitable<std::vector<Points>> run(const std::vector<int64_t>& ids,
-                                                  const QueryRange& r);
+                                                  const QueryRange& r, Keep keep = Keep::kYes);
 
  private:
   std::optional<std::vector<Points>> from_cache(const std::vector<int64_t>& ids,
                                                 const QueryRange& r, const ReadPlan& p) const;
   // On a storage thread, under the tiers lock.
   std::vector<Points> through_cache(pqxx::transaction_base& tx, const std::vector<int64_t>& ids,
-                                    const QueryRange& r, const ReadPlan& p) const;
+                                    const QueryRange& r, const ReadPlan& p, Keep keep) const;
   std::vector<Points> direct(pqxx::transaction_base& tx, const std::vector<int64_t>& ids,
                              const QueryRange& r, const ReadPlan& p) const;
 

@@ -96,7 +96,8 @@ int serve(const Settings& s) {
       s.database_read_url.empty() ? static_cast<size_t>(s.query_cache_mb) * 1024 * 1024 : 0);
   metrics.gauge_fn("metricsd_query_cache_bytes", "Memory held by cached rollup days",
                    [&tier_cache] { return static_cast<double>(tier_cache.bytes()); });
-  metrics.gauge_fn("metricsd_query_cache_days", "Rollup days (one series, one tier) cached",
+  metrics.gauge_fn("metricsd_query_cache_entries",
+                   "Rollup days cached (one entry: one series, one tier, one UTC day)",
                    [&tier_cache] { return static_cast<double>(tier_cache.days()); });
   metrics.gauge_fn("metricsd_query_cache_evictions",
                    "Cached rollup days evicted to stay within query.cache_mb since start",
