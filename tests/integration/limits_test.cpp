@@ -125,14 +125,40 @@ TEST_F(Limits, ConnectionsPerAddressAreBounded) {
     held.emplace_back(ioc);
     held.back().connect({asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port())});
   }
-  std::this_thread::sleep_for(1s);  // the server has accepted them (a busy machine is slow)
+  // Until the server has accepted them (a busy machine is slow): the open-connection gauge,
+  // read from another loopback address (127.0.0.1 is at its limit), counts them plus the
+  // scrape's own connection.
+  auto open_connections = [&]() -> double {
+    asio::ip::tcp::socket s(ioc);
+    boost::system::error_code e;
+    s.open(asio::ip::tcp::v4(), e);
+    s.bind({asio::ip::make_address("127.0.0.2"), 0}, e);
+    s.connect({asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port())}, e);
+    if (e) return -1;
+    asio::write(s,
+                asio::buffer(std::string("GET /metrics HTTP/1.1\r\nHost: l\r\n"
+                                         "Connection: close\r\n\r\n")),
+                e);
+    std::string text;
+    asio::read(s, asio::dynamic_buffer(text), e);
+    const std::string key = "\nmetricsd_http_connections ";
+    auto at = text.find(key);
+    return at == std::string::npos ? -1 : std::stod(text.substr(at + key.size()));
+  };
+  double open = 0;
+  for (int i = 0; i < 200 && open < 4; ++i) {
+    open = open_connections();
+    if (open < 4) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_GE(open, 4) << "the server did not accept the held connections";
   asio::ip::tcp::socket extra(ioc);
   extra.connect({asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port())});
   std::string out(512, '\0');
   boost::system::error_code ec;
   size_t n = asio::read(extra, asio::buffer(out), ec);
   out.resize(n);
-  EXPECT_NE(out.find("503"), std::string::npos) << out;
+  EXPECT_NE(out.find("503"), std::string::npos)
+      << out << " (" << ec.message() << "; open connections before it: " << open << ")";
   EXPECT_NE(out.find("too many connections"), std::string::npos);
   held.clear();
   std::this_thread::sleep_for(200ms);
