@@ -166,6 +166,16 @@ class QueryCsvTest : public ::testing::Test {
     return fmt::format("GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n{}\r\n",
                        target, admin_token(daemon_->port()), extra);
   }
+  // A connection with an 8 KiB receive window that has sent the big export's request.
+  static tcp::socket small_window_export(asio::io_context& ioc, const std::string& extra = "") {
+    tcp::socket sock(ioc);
+    sock.open(tcp::v4());
+    sock.set_option(asio::socket_base::receive_buffer_size(8192));
+    sock.connect(
+        tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(daemon_->port())));
+    asio::write(sock, asio::buffer(request_text(big_target(), extra)));
+    return sock;
+  }
   static TempDir* dir_;
   static Daemon* daemon_;
   static int64_t base_;
@@ -309,12 +319,7 @@ TEST_F(QueryCsvTest, ASlowReaderGetsTheWholeBodyAndNothingIsBuffered) {
   ASSERT_TRUE(reset_peak_rss(pid));
   long before_kb = proc_status_kb(pid, "VmRSS");
   asio::io_context ioc;
-  tcp::socket sock(ioc);
-  sock.open(tcp::v4());
-  sock.set_option(asio::socket_base::receive_buffer_size(8192));
-  sock.connect(
-      tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(daemon_->port())));
-  asio::write(sock, asio::buffer(request_text(big_target(), "Connection: close\r\n")));
+  tcp::socket sock = small_window_export(ioc, "Connection: close\r\n");
   std::string raw;
   std::array<char, 16384> buf;
   auto deadline = std::chrono::steady_clock::now() + 120s;
@@ -391,12 +396,7 @@ TEST_F(QueryCsvTest, AClientThatGoesAwayStopsTheExport) {
   const double before = metric_value(daemon_->port(), kWriteFailed, 0);
   {
     asio::io_context ioc;
-    tcp::socket sock(ioc);
-    sock.open(tcp::v4());
-    sock.set_option(asio::socket_base::receive_buffer_size(8192));
-    sock.connect(
-        tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(daemon_->port())));
-    asio::write(sock, asio::buffer(request_text(big_target())));
+    tcp::socket sock = small_window_export(ioc);
     std::array<char, 16384> buf;
     size_t got = 0;
     while (got < 100'000)
@@ -443,12 +443,7 @@ TEST_F(QueryCsvTest, AFailureMidStreamTruncatesTheTransfer) {
   const std::string counter = "metricsd_http_stream_aborted_total{reason=\"producer_error\"}";
   const double aborted_before = metric_value(daemon_->port(), counter, 0);
   asio::io_context ioc;
-  tcp::socket sock(ioc);
-  sock.open(tcp::v4());
-  sock.set_option(asio::socket_base::receive_buffer_size(8192));
-  sock.connect(
-      tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(daemon_->port())));
-  asio::write(sock, asio::buffer(request_text(big_target(), "Connection: close\r\n")));
+  tcp::socket sock = small_window_export(ioc, "Connection: close\r\n");
   std::string raw;
   std::array<char, 16384> buf;
   while (raw.size() < 100'000)
