@@ -211,7 +211,7 @@ asio::awaitable<void> linger(Io& io, beast::tcp_stream& tcp, bool tls) {
   tcp.expires_after(1s);
   std::array<char, 16384> sink;
   size_t total = 0;
-  while (total < (size_t{1} << 20)) {
+  while (total < (size_t{8} << 20)) {
     auto [ec, n] = co_await io.async_read_some(asio::buffer(sink), kTuple);
     if (ec) break;
     total += n;
@@ -302,6 +302,7 @@ asio::awaitable<void> serve(std::shared_ptr<SessionState> state, Io& io,
         res = error(400, "malformed HTTP request: " + hec.message());
       }
       close_after = true;
+      body_unread = true;  // the rest of the head and the body are still coming
     } else {
       auto& h = parser.get();
       version = h.version();

@@ -70,12 +70,17 @@ HttpResult http_request(int port, const std::string& method, const std::string& 
     if (auto t = admin_token(port); !t.empty()) req.set(http::field::authorization, "Bearer " + t);
   req.body() = body;
   if (!body.empty() || method == "POST" || method == "PUT") req.prepare_payload();
-  http::write(stream, req);
+  // A server may answer (413, 431) and stop reading before the request is all sent; like
+  // curl, read its answer even when the rest of the request could not be written.
+  beast::error_code write_ec;
+  http::write(stream, req, write_ec);
   beast::flat_buffer buf;
   http::response_parser<http::string_body> parser;
   parser.body_limit(1 << 30);
   parser.skip(method == "HEAD");
-  http::read(stream, buf, parser);
+  beast::error_code read_ec;
+  http::read(stream, buf, parser, read_ec);
+  if (read_ec) throw beast::system_error(write_ec ? write_ec : read_ec);
   HttpResult out;
   auto& res = parser.get();
   out.status = res.result_int();
