@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "api/json_text.hpp"
+#include "api/line_series_cache.hpp"
 #include "core/names.hpp"
 #include "core/time_parse.hpp"
 
@@ -70,22 +71,84 @@ std::string TimeBounds::check(int64_t ts) const {
   return {};
 }
 
+namespace {
+
+// A line whose series text the cache holds: its samples by the remembered ids. False
+// (nothing added) when a field key is not among them; the caller then takes the long way.
+bool add_cached_line(const LpPoint& pt, const LineSeriesCache::Fields& known, int64_t ts,
+                     std::vector<int64_t>& ids, SampleBatchBuilder& out, LineProtocolStats& stats) {
+  ids.clear();
+  size_t strings = 0, next = 0;
+  for (size_t i = 0; i < pt.n_fields; ++i) {
+    const LpField& f = pt.fields[i];
+    if (f.kind == LpField::Kind::kString) {
+      ++strings;
+      continue;
+    }
+    // Agents send the same fields in the same order: try the next one first.
+    if (next < known.size() && known[next].first == f.key) {
+      ids.push_back(known[next++].second);
+      continue;
+    }
+    auto it =
+        std::find_if(known.begin(), known.end(), [&](const auto& k) { return k.first == f.key; });
+    if (it == known.end()) return false;
+    ids.push_back(it->second);
+    next = static_cast<size_t>(it - known.begin()) + 1;
+  }
+  stats.string_fields_skipped += strings;
+  size_t j = 0;
+  for (size_t i = 0; i < pt.n_fields; ++i)
+    if (pt.fields[i].kind != LpField::Kind::kString)
+      out.add({SampleBatch::kResolved, ids[j++]}, ts, pt.fields[i].value);
+  return true;
+}
+
+}  // namespace
+
 SampleBatch decode_line_protocol(std::string_view body, Precision precision,
                                  std::string_view default_node, const TimeBounds& bounds,
                                  Problems& problems, LineProtocolStats& stats,
-                                 const SeriesResolver* resolver) {
+                                 const SeriesResolver* resolver, LineSeriesCache* cache) {
   SampleBatchBuilder out(resolver);
   LineProtocolReader reader(body);
   LpPoint pt;
   std::string error;
   LabelSet labels;
-  std::string prefix, metric;  // reused across lines
+  std::string prefix, metric, key;  // reused across lines
+  LineSeriesCache::Fields resolved;
+  std::vector<int64_t> cached_ids;
+  if (cache && (!resolver || !cache->enabled())) cache = nullptr;
   while (!problems.full() && reader.next(pt, &error)) {
     size_t line = reader.line();
     if (!error.empty()) {
       problems.at_line(line, error);
       continue;
     }
+    // The time first: it needs neither node nor labels, and a cached line checks it too.
+    int64_t ts = bounds.now_ms;
+    const char* ts_problem = nullptr;
+    std::string bounds_problem;
+    if (pt.has_timestamp && !timestamp_to_ms(pt.timestamp, precision, ts))
+      ts_problem = "timestamp out of range for the precision";
+    else
+      bounds_problem = bounds.check(ts);
+    const bool ts_ok = !ts_problem && bounds_problem.empty();
+    if (cache) {
+      LineSeriesCache::make_key(key, default_node, pt.series_text);
+      if (const auto* known = cache->find(key)) {
+        if (!ts_ok) {
+          problems.at_line(line, ts_problem ? std::string(ts_problem) : bounds_problem);
+          ++stats.cached_lines;
+          continue;
+        }
+        if (add_cached_line(pt, *known, ts, cached_ids, out, stats)) {
+          ++stats.cached_lines;
+          continue;
+        }
+      }
+    }
+    if (cache) ++stats.uncached_lines;
     // The node: tag `node`, else `host`, else the request's default.
     const LpTag* node_tag = nullptr;
     for (size_t i = 0; i < pt.n_tags; ++i)
@@ -117,17 +180,14 @@ SampleBatch decode_line_protocol(std::string_view body, Precision precision,
       problems.at_line(line, e);
       continue;
     }
-    int64_t ts = bounds.now_ms;
-    if (pt.has_timestamp && !timestamp_to_ms(pt.timestamp, precision, ts)) {
-      problems.at_line(line, "timestamp out of range for the precision");
-      continue;
-    }
-    if (auto e = bounds.check(ts); !e.empty()) {
-      problems.at_line(line, e);
+    if (!ts_ok) {
+      problems.at_line(line, ts_problem ? std::string(ts_problem) : bounds_problem);
       continue;
     }
     prefix = sanitize_metric_name(pt.measurement);
     prefix += '.';
+    resolved.clear();
+    bool all_known = true;
     for (size_t i = 0; i < pt.n_fields; ++i) {
       const LpField& f = pt.fields[i];
       if (f.kind == LpField::Kind::kString) {
@@ -142,10 +202,15 @@ SampleBatch decode_line_protocol(std::string_view body, Precision precision,
         metric += sanitize_metric_name(f.key);
       if (metric.size() > kMaxMetricBytes) {
         problems.at_line(line, check_metric(metric));
+        all_known = false;
         break;
       }
-      out.add(out.series(metric, node, labels), ts, f.value);
+      auto ref = out.series(metric, node, labels);
+      out.add(ref, ts, f.value);
+      if (ref.index != SampleBatch::kResolved) all_known = false;
+      if (all_known && cache) resolved.emplace_back(f.key, ref.id);
     }
+    if (cache && all_known && !resolved.empty()) cache->remember(key, resolved);
   }
   return out.take();
 }

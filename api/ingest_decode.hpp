@@ -34,13 +34,20 @@ struct TimeBounds {
 
 struct LineProtocolStats {
   size_t string_fields_skipped = 0;
+  size_t cached_lines = 0;    // lines whose series the cache knew
+  size_t uncached_lines = 0;  // lines resolved the long way while a cache was given
 };
 
-// POST /api/v1/write. default_node: the `node` query parameter (may be empty).
+class LineSeriesCache;
+
+// POST /api/v1/write. default_node: the `node` query parameter (may be empty). With a
+// resolver and a cache, lines seen before are resolved through the cache (which must
+// hold only ids of that resolver's generation) and fully resolved new lines are added.
 SampleBatch decode_line_protocol(std::string_view body, Precision precision,
                                  std::string_view default_node, const TimeBounds& bounds,
                                  Problems& problems, LineProtocolStats& stats,
-                                 const SeriesResolver* resolver = nullptr);
+                                 const SeriesResolver* resolver = nullptr,
+                                 LineSeriesCache* cache = nullptr);
 
 // POST /api/v1/metrics.
 SampleBatch decode_metrics_json(std::string_view body, const TimeBounds& bounds, Problems& problems,

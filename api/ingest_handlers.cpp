@@ -6,6 +6,7 @@
 #include "api/gzip.hpp"
 #include "api/ingest_decode.hpp"
 #include "api/json_text.hpp"
+#include "api/line_series_cache.hpp"
 #include "core/names.hpp"
 #include "core/time_parse.hpp"
 #include "storage/node_store.hpp"
@@ -57,6 +58,15 @@ IngestHandlers::IngestHandlers(const Settings& settings, storage::Database& db,
                                  .counter("metricsd_ingest_string_fields_skipped_total",
                                           "Line-protocol string fields skipped (not stored)")
                                  .get()),
+      line_cache_lines_(metrics.counter("metricsd_ingest_line_cache_lines_total",
+                                        "Line-protocol lines whose series ids came from the "
+                                        "per-thread line cache (hit) or were looked up (miss)",
+                                        {"result"})),
+      line_cache_resets_(metrics
+                             .counter("metricsd_ingest_line_cache_resets_total",
+                                      "Line caches emptied because they reached "
+                                      "ingest.line_cache_mb")
+                             .get()),
       heartbeats_(metrics.counter("metricsd_heartbeats_total", "Heartbeats accepted").get()) {}
 
 void IngestHandlers::reject(const char* reason, const Problems& problems, size_t samples) {
@@ -184,8 +194,19 @@ boost::asio::awaitable<Response> IngestHandlers::write_line_protocol(Request& re
   SampleBatch batch;
   {
     auto resolver = registry_.reader();  // shared lock for the decode only
-    batch = decode_line_protocol(body, precision, default_node, bounds, problems, stats, &resolver);
+    // One cache per io thread: the decode is synchronous, so nothing else uses it meanwhile.
+    thread_local LineSeriesCache cache(static_cast<size_t>(settings_.ingest_line_cache_mb) << 20);
+    cache.use_generation(registry_.generation());
+    const uint64_t resets = cache.resets();
+    batch = decode_line_protocol(body, precision, default_node, bounds, problems, stats, &resolver,
+                                 &cache);
+    if (cache.resets() != resets)
+      line_cache_resets_.inc(static_cast<double>(cache.resets() - resets));
   }
+  if (stats.cached_lines)
+    line_cache_lines_.with({"hit"}).inc(static_cast<double>(stats.cached_lines));
+  if (stats.uncached_lines)
+    line_cache_lines_.with({"miss"}).inc(static_cast<double>(stats.uncached_lines));
   if (!problems.empty()) {
     reject("invalid", problems, batch.size());
     throw invalid(problems);

@@ -56,6 +56,8 @@ class IngestHandlers {
   prom::Family<prom::Counter>& rejected_requests_;
   prom::Family<prom::Counter>& rejected_samples_;
   prom::Counter& string_fields_skipped_;
+  prom::Family<prom::Counter>& line_cache_lines_;
+  prom::Counter& line_cache_resets_;
   prom::Counter& heartbeats_;
   NodeOnlineHook node_online_;  // set before the server starts
   std::function<void(const Request&, size_t)> admit_samples_;

@@ -247,6 +247,8 @@ bool LineProtocolReader::next(LpPoint& pt, std::string* error) {
     error->clear();
     pt.n_tags = pt.n_fields = 0;
     pt.has_timestamp = false;
+    pt.series_text = {};
+    const size_t series_start = p;
     read_ident(s, p, e, Ident::kMeasurement, pt.measurement);
     if (pt.measurement.empty()) return fail("missing measurement");
     while (p < e && s[p] == ',') {
@@ -262,6 +264,7 @@ bool LineProtocolReader::next(LpPoint& pt, std::string* error) {
     }
     if (p >= e || !is_space(s[p]))
       return fail("missing fields (expected a space after measurement and tags)");
+    pt.series_text = s.substr(series_start, p - series_start);
     while (p < e && is_space(s[p]))
       ++p;
     for (;;) {

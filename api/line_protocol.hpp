@@ -31,6 +31,7 @@ struct LpField {
 
 // One parsed point; vectors keep their capacity across lines (n_* say what is valid).
 struct LpPoint {
+  std::string_view series_text;  // the measurement and tags as written (escapes kept)
   std::string measurement;
   std::vector<LpTag> tags;
   size_t n_tags = 0;

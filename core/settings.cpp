@@ -84,6 +84,10 @@ std::vector<SettingSpec> build_specs() {
   num("ingest.max_head_samples", T::kInt, "20000000", &S::ingest_max_head_samples,
       "samples held in memory before compaction also takes open windows (about 20 B each)", 10'000,
       2'000'000'000);
+  num("ingest.line_cache_mb", T::kInt, "16", &S::ingest_line_cache_mb,
+      "memory per io thread for the series ids of line-protocol lines seen before, so a known "
+      "line skips per-field lookups (0: off)",
+      0, 100'000);
   num("query.timeout_ms", T::kDuration, "10s", &S::query_timeout_ms,
       "a query's database work is cancelled after this (503)", 100, 600'000);
   num("query.cache_mb", T::kInt, "64", &S::query_cache_mb,

@@ -42,6 +42,7 @@ struct Settings {
   int64_t ingest_max_head_samples = 0;
   int64_t query_timeout_ms = 0;
   int64_t query_cache_mb = 0;
+  int64_t ingest_line_cache_mb = 0;
   int64_t limits_max_series = 0;
   int64_t limits_max_series_per_node = 0;
   int64_t nodes_stale_after_s = 0;

@@ -27,6 +27,12 @@ constexpr const char* kUpsertSeries =
     "ON CONFLICT (metric, node_id, labels_key) DO UPDATE SET metric = EXCLUDED.metric "
     "RETURNING series_id";
 
+// Registry generations are drawn from one counter, so no two registries share one.
+uint64_t next_generation() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1);
+}
+
 LabelSet labels_from_json(const std::string& text) {
   LabelSet out;
   auto j = nlohmann::json::parse(text, nullptr, false);
@@ -43,7 +49,8 @@ SeriesRegistry::SeriesRegistry(int64_t max_series, int64_t max_series_per_node,
                                prom::Registry& metrics)
     : max_series_(max_series),
       max_per_node_(max_series_per_node),
-      created_(metrics.counter("metricsd_series_created_total", "Series created").get()) {
+      created_(metrics.counter("metricsd_series_created_total", "Series created").get()),
+      generation_(next_generation()) {
   metrics.gauge_fn("metricsd_series", "Series known to this daemon",
                    [this] { return static_cast<double>(size()); });
 }
@@ -61,6 +68,7 @@ void SeriesRegistry::load(pqxx::connection& c) {
     keys.emplace(row[0].as<int64_t>(), std::move(key));
   }
   std::unique_lock lock(mu_);
+  generation_.store(next_generation(), std::memory_order_release);
   ids_ = std::move(ids);
   per_node_ = std::move(per_node);
   keys_ = std::move(keys);

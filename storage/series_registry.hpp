@@ -4,6 +4,7 @@
 // lock only to publish the new ids.
 #pragma once
 
+#include <atomic>
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <cstdint>
 #include <map>
@@ -44,6 +45,10 @@ class SeriesRegistry {
               const std::vector<uint32_t>& missing, std::vector<int64_t>& ids);
 
   size_t size() const;
+  // Changes whenever the cache is replaced (load), and differs between registries: what
+  // was resolved under one generation holds until the next. Read under a Reader's lock
+  // for a value that stays put while it is held.
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
   // Series matching the filter with id > after_id, in id order, at most `limit`.
   std::vector<std::pair<int64_t, SeriesKey>> select(const SeriesFilter& filter, int64_t after_id,
@@ -71,6 +76,7 @@ class SeriesRegistry {
   const int64_t max_series_, max_per_node_;
   prom::Counter& created_;
 
+  std::atomic<uint64_t> generation_;
   mutable std::shared_mutex mu_;                         // guards ids_, keys_ and per_node_
   boost::unordered_flat_map<std::string, int64_t> ids_;  // series_identity -> id
   std::map<int64_t, SeriesKey> keys_;                    // id -> key, ordered for paging
