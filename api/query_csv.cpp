@@ -55,7 +55,8 @@ struct QueryHandlers::CsvCursor {
     block_from = range.from_ms;
     points.clear();
     next_point = 0;
-    fields = ",";
+    fields.clear();  // (assigning "," trips GCC 12's -Wrestrict false positive at -O3)
+    fields += ',';
     append_csv_field(fields, series[series_index].second.node);
     fields += ',';
     append_csv_field(fields, labels_text(series[series_index].second.labels));
