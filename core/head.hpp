@@ -55,11 +55,17 @@ class Head {
   void end_tiers_change() { tiers_gen_.fetch_add(1); }
 
  private:
+  // A sample older than the series' newest goes to `late` (appended, unsorted) instead
+  // of being inserted into `sorted`, which would move everything after it: a backfill
+  // into a series with a full head would otherwise cost O(head) per sample. `late` is
+  // merged in once it reaches a quarter of `sorted` (amortised O(1) moves per sample),
+  // and before a removal; reads merge what they need from it.
   struct SeriesHead {
-    std::vector<int64_t> ts;  // sorted; equal times keep append order
-    std::vector<double> values;
+    std::vector<Point> sorted;  // by time; equal times keep append order
+    std::vector<Point> late;    // each older than sorted.back() when it came
     std::optional<Point> latest;
   };
+  static void merge_late(SeriesHead& h);
   struct Shard {
     mutable std::shared_mutex mu;  // guards map
     boost::unordered_flat_map<int64_t, SeriesHead> map;

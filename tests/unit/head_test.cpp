@@ -5,6 +5,11 @@
 
 #include "core/compaction.hpp"
 
+#include <algorithm>
+#include <map>
+#include <random>
+#include <vector>
+
 namespace metricsd {
 namespace {
 
@@ -58,6 +63,77 @@ TEST(Head, NoteLatestKeepsTheNewer) {
   h.clear();
   EXPECT_FALSE(h.latest(4).has_value());
   EXPECT_EQ(h.samples(), 0u);
+}
+
+// The head against a plain model: per series, every sample in append order; a range is
+// the samples in [from, to) stably sorted by time. Late appends (backfill behind a full
+// head), ranges and removals interleave at random.
+TEST(Head, MatchesAStableSortedModelUnderLateAppendsAndRemovals) {
+  std::mt19937_64 rng(42);
+  Head h;
+  std::map<int64_t, std::vector<Head::Point>> model;  // append order
+  auto sorted_range = [&](int64_t id, int64_t from, int64_t to) {
+    std::vector<Head::Point> out;
+    for (const auto& p : model[id])
+      if (p.ts_ms >= from && p.ts_ms < to) out.push_back(p);
+    std::stable_sort(out.begin(), out.end(),
+                     [](const Head::Point& a, const Head::Point& b) { return a.ts_ms < b.ts_ms; });
+    return out;
+  };
+  auto same = [](const std::vector<Head::Point>& a, const std::vector<Head::Point>& b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+      if (a[i].ts_ms != b[i].ts_ms || a[i].value != b[i].value) return false;
+    return true;
+  };
+  int64_t now = 100'000;
+  double next_value = 0;
+  for (int round = 0; round < 300; ++round) {
+    std::vector<int64_t> ids, ts;
+    std::vector<double> vals;
+    const int n = static_cast<int>(rng() % 200);
+    for (int i = 0; i < n; ++i) {
+      int64_t id = 1 + static_cast<int64_t>(rng() % 5);
+      // Mostly in order; one in three is a backfill far behind, some repeat a time.
+      int64_t t = rng() % 3 == 0 ? static_cast<int64_t>(rng() % static_cast<uint64_t>(now))
+                                 : now + static_cast<int64_t>(rng() % 3);
+      now += 1;
+      ids.push_back(id);
+      ts.push_back(t);
+      vals.push_back(++next_value);
+      model[id].push_back({t, next_value});
+    }
+    h.append(ids, ts, vals);
+    for (int64_t id = 1; id <= 5; ++id) {
+      int64_t a = static_cast<int64_t>(rng() % static_cast<uint64_t>(now + 10));
+      int64_t b = static_cast<int64_t>(rng() % static_cast<uint64_t>(now + 10));
+      if (a > b) std::swap(a, b);
+      ASSERT_TRUE(same(h.range(id, a, b), sorted_range(id, a, b))) << "round " << round;
+      ASSERT_TRUE(same(h.range(id, 0, now + 10), sorted_range(id, 0, now + 10)));
+    }
+    if (round % 7 == 6) {  // a compaction moves some samples of every series
+      std::vector<int64_t> cids, cts;
+      std::vector<double> cvals;
+      for (auto& [id, pts] : model) {
+        std::vector<Head::Point> keep;
+        for (const auto& p : pts) {
+          if (rng() % 2) {
+            cids.push_back(id);
+            cts.push_back(p.ts_ms);
+            cvals.push_back(p.value);
+          } else {
+            keep.push_back(p);
+          }
+        }
+        pts = keep;
+      }
+      h.remove(compact_samples(cids, cts, cvals).chunks);
+    }
+    size_t total = 0;
+    for (const auto& [id, pts] : model)
+      total += pts.size();
+    ASSERT_EQ(h.samples(), total);
+  }
 }
 
 }  // namespace
