@@ -159,19 +159,19 @@ std::vector<std::pair<int64_t, SeriesKey>> SeriesRegistry::select(const SeriesFi
                                                                   size_t limit) const {
   std::vector<std::pair<int64_t, SeriesKey>> out;
   std::shared_lock lock(mu_);
-  // The narrowest index the filter allows; otherwise every series in id order.
+  // The narrowest index the filter allows (metric, node or category: the shortest list),
+  // then the rest of the filter on each; otherwise every series in id order.
   const std::vector<int64_t>* ids = nullptr;
   static const std::vector<int64_t> kNone;
-  if (f.metric) {
-    auto it = by_metric_.find(*f.metric);
-    ids = it == by_metric_.end() ? &kNone : &it->second;
-  } else if (f.node) {
-    auto it = by_node_.find(*f.node);
-    ids = it == by_node_.end() ? &kNone : &it->second;
-  } else if (f.category) {
-    auto it = by_category_.find(*f.category);
-    ids = it == by_category_.end() ? &kNone : &it->second;
-  }
+  auto narrow = [&](const auto& index, const std::optional<std::string>& value) {
+    if (!value) return;
+    auto it = index.find(*value);
+    const std::vector<int64_t>* list = it == index.end() ? &kNone : &it->second;
+    if (!ids || list->size() < ids->size()) ids = list;
+  };
+  narrow(by_metric_, f.metric);
+  narrow(by_node_, f.node);
+  narrow(by_category_, f.category);
   if (ids) {
     for (auto it = std::upper_bound(ids->begin(), ids->end(), after_id);
          it != ids->end() && out.size() < limit; ++it) {
