@@ -8,6 +8,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "core/thread_name.hpp"
 #include "core/time_parse.hpp"
 #include "core/token.hpp"
 #include "server/request_target.hpp"
@@ -95,7 +96,11 @@ Authenticator::~Authenticator() {
 
 void Authenticator::start() {
   spawn_logged(ioc_.get_executor(), flush_loop(), "token last-used flush");
-  if (enabled_) listener_ = std::thread([this] { listen_main(); });
+  if (enabled_)
+    listener_ = std::thread([this] {
+      name_this_thread("md-auth-listen");
+      listen_main();
+    });
 }
 
 void Authenticator::stop() {

@@ -21,6 +21,7 @@
 #include "api/ops_handlers.hpp"
 #include "core/head.hpp"
 #include "core/rate_window.hpp"
+#include "core/thread_name.hpp"
 #include "core/tier_cache.hpp"
 #include "core/version.hpp"
 #include "server/auth.hpp"
@@ -201,7 +202,10 @@ int serve(const Settings& s) {
     spdlog::info("SIGHUP: {}", tls ? "reloading the TLS certificate" : "nothing to reload");
     if (tls) {
       if (reloader.joinable()) reloader.join();
-      reloader = std::thread([&tls] { tls->reload(); });
+      reloader = std::thread([&tls] {
+        name_this_thread("md-tls-reload");
+        tls->reload();
+      });
     }
     hangup.async_wait(on_hangup);
   };
@@ -259,7 +263,10 @@ int serve(const Settings& s) {
 
   std::vector<std::thread> pool;
   for (int i = 1; i < threads; ++i)
-    pool.emplace_back([&] { ioc.run(); });
+    pool.emplace_back([&] {
+      name_this_thread("md-io");
+      ioc.run();
+    });
   while (!ioc.stopped()) {
     ioc.run_for(100ms);
     if (std::chrono::steady_clock::now() > force_stop_at.load()) {

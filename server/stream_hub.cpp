@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "core/stream_encode.hpp"
+#include "core/thread_name.hpp"
 #include "core/time_parse.hpp"
 
 namespace metricsd::server {
@@ -35,7 +36,10 @@ StreamHub::~StreamHub() {
 }
 
 void StreamHub::start() {
-  thread_ = std::thread([this] { thread_main(); });
+  thread_ = std::thread([this] {
+    name_this_thread("md-stream-hub");
+    thread_main();
+  });
 }
 
 void StreamHub::stop() {

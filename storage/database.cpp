@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "core/thread_name.hpp"
 #include "core/token.hpp"
 #include "storage/migrations.hpp"
 
@@ -64,7 +65,10 @@ Database::~Database() {
 void Database::start() {
   pool_.start();
   read_pool_.start();
-  startup_ = std::thread([this] { startup_main(); });
+  startup_ = std::thread([this] {
+    name_this_thread("md-db-startup");
+    startup_main();
+  });
 }
 
 void Database::stop() {

@@ -11,6 +11,7 @@
 #include <bit>
 #include <chrono>
 #include <cstring>
+#include "core/thread_name.hpp"
 
 namespace metricsd::storage {
 namespace {
@@ -54,7 +55,10 @@ GroupCommitWriter::~GroupCommitWriter() {
 }
 
 void GroupCommitWriter::start() {
-  thread_ = std::thread([this] { thread_main(); });
+  thread_ = std::thread([this] {
+    name_this_thread("md-writer");
+    thread_main();
+  });
 }
 
 void GroupCommitWriter::stop() {

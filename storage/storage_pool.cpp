@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <optional>
+#include "core/thread_name.hpp"
 
 namespace metricsd::storage {
 
@@ -61,7 +62,10 @@ std::string StoragePool::with_statement_timeout(const std::string& conninfo, int
 
 void StoragePool::start() {
   for (int i = 0; i < options_.threads; ++i)
-    threads_.emplace_back([this] { thread_main(); });
+    threads_.emplace_back([this] {
+      name_this_thread("md-pg-" + options_.name);
+      thread_main();
+    });
 }
 
 void StoragePool::stop() {

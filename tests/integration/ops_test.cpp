@@ -4,7 +4,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <fstream>
+#include <map>
+#include <string>
+#include <thread>
 
 #include "harness.hpp"
 
@@ -183,6 +187,30 @@ TEST_F(Ops, MetricsPassPromtoolCheck) {
   std::ifstream out(file + ".out");
   std::string text((std::istreambuf_iterator<char>(out)), std::istreambuf_iterator<char>());
   EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 0) << text;
+}
+
+// Every thread the daemon starts carries a name that says what it does (top -H, perf).
+TEST_F(Ops, ThreadsAreNamedForWhatTheyDo) {
+  std::map<std::string, int> names;
+  const auto task = std::filesystem::path("/proc") / std::to_string(daemon_->pid()) / "task";
+  for (const auto& t : std::filesystem::directory_iterator(task)) {
+    std::ifstream in(t.path() / "comm");
+    std::string name;
+    std::getline(in, name);
+    ++names[name];
+  }
+  std::string all;
+  for (const auto& [n, c] : names)
+    all += n + " x" + std::to_string(c) + "; ";
+  for (const char* want :
+       {"md-writer", "md-pg-main", "md-pg-read", "md-stream-hub", "md-auth-listen"})
+    EXPECT_GE(names[want], 1) << want << " missing among " << all;
+  // The io threads besides the main one (one per core by default).
+  if (std::thread::hardware_concurrency() > 1) {
+    EXPECT_GE(names["md-io"], 1) << all;
+  }
+  // Nothing else unnamed but the main thread.
+  EXPECT_EQ(names["metricsd"], 1) << all;
 }
 
 TEST_F(Ops, FirstStartWritesAdminTokenFile) {
