@@ -77,9 +77,19 @@ std::string at(int64_t ms) {
   return std::to_string(ms);
 }
 
-TEST(LineSeriesCache, KnownLinesAreResolvedFromTheCacheExactlyAsWithout) {
+// A registry and a cache; learn() stores a line's series and decodes it once through
+// the cache, as a first write of that line does.
+class LineCacheTest : public ::testing::Test {
+ protected:
+  void learn(const std::string& line, std::string_view default_node = "") {
+    r.store(line, default_node);
+    same_either_way(line, r, cache, default_node);
+  }
   MapResolver r;
-  LineSeriesCache cache(1 << 20);
+  LineSeriesCache cache{1 << 20};
+};
+
+TEST_F(LineCacheTest, KnownLinesAreResolvedFromTheCacheExactlyAsWithout) {
   const std::string body = "gpu,node=n1,type=a temp=71.5,util=93 " + at(kNow) +
                            "\n"
                            "gpu,node=n2,type=a temp=60,util=10 " +
@@ -104,30 +114,21 @@ TEST(LineSeriesCache, KnownLinesAreResolvedFromTheCacheExactlyAsWithout) {
   }
 }
 
-TEST(LineSeriesCache, ANewFieldOnAKnownLineTakesTheLongWayAndIsLearnt) {
-  MapResolver r;
-  LineSeriesCache cache(1 << 20);
-  const std::string known = "m,node=n a=1 " + at(kNow);
-  r.store(known);
-  same_either_way(known, r, cache);
+TEST_F(LineCacheTest, ANewFieldOnAKnownLineTakesTheLongWayAndIsLearnt) {
+  learn("m,node=n a=1 " + at(kNow));
   // b is not stored yet: the sample of a is resolved, b is new, nothing more is cached.
   auto grown = same_either_way("m,node=n a=2,b=3 " + at(kNow), r, cache);
   EXPECT_EQ(grown.stats.cached_lines, 0u);
   ASSERT_EQ(grown.samples.size(), 2u);
   EXPECT_TRUE(grown.samples[1].starts_with("new=m.b/n")) << grown.samples[1];
   // Once b is stored, the line is learnt with both fields.
-  r.store("m,node=n a=2,b=3 " + at(kNow));
-  same_either_way("m,node=n a=2,b=3 " + at(kNow), r, cache);
+  learn("m,node=n a=2,b=3 " + at(kNow));
   auto hit = same_either_way("m,node=n b=4,a=5 " + at(kNow), r, cache);
   EXPECT_EQ(hit.stats.cached_lines, 1u);
 }
 
-TEST(LineSeriesCache, BadLinesAreNeverCachedAndLateTimesStayProblems) {
-  MapResolver r;
-  LineSeriesCache cache(1 << 20);
-  const std::string good = "m,node=n v=1 " + at(kNow);
-  r.store(good);
-  same_either_way(good, r, cache);
+TEST_F(LineCacheTest, BadLinesAreNeverCachedAndLateTimesStayProblems) {
+  learn("m,node=n v=1 " + at(kNow));
   ASSERT_EQ(cache.lines(), 1u);
   // A cached line with a time out of bounds or a bad timestamp: the same problem.
   auto late = same_either_way("m,node=n v=1 " + at(kNow - 31LL * 86'400'000), r, cache);
@@ -144,13 +145,10 @@ TEST(LineSeriesCache, BadLinesAreNeverCachedAndLateTimesStayProblems) {
   EXPECT_EQ(cache.lines(), 1u);
 }
 
-TEST(LineSeriesCache, TheDefaultNodeIsPartOfTheKey) {
-  MapResolver r;
-  LineSeriesCache cache(1 << 20);
+TEST_F(LineCacheTest, TheDefaultNodeIsPartOfTheKey) {
   const std::string line = "m v=1 " + at(kNow);
-  r.store(line, "a");
   r.store(line, "b");
-  same_either_way(line, r, cache, "a");
+  learn(line, "a");
   auto b = same_either_way(line, r, cache, "b");
   EXPECT_EQ(b.stats.cached_lines, 0u);
   auto a = same_either_way(line, r, cache, "a");
