@@ -40,10 +40,11 @@ ApiError invalid(const Problems& p) {
 
 }  // namespace
 
-IngestHandlers::IngestHandlers(const Settings& settings, storage::Database& db,
-                               storage::SeriesRegistry& registry,
+IngestHandlers::IngestHandlers(const Settings& settings, const LiveSettings& live,
+                               storage::Database& db, storage::SeriesRegistry& registry,
                                storage::GroupCommitWriter& writer, prom::Registry& metrics)
     : settings_(settings),
+      live_(live),
       db_(db),
       registry_(registry),
       writer_(writer),
@@ -156,7 +157,7 @@ boost::asio::awaitable<Response> IngestHandlers::write_json(Request& req) {
                    "Content-Type must be application/json (line protocol goes to /api/v1/write)");
   std::string inflated;
   std::string_view body = body_of(req, inflated);
-  TimeBounds bounds{now_ms(), settings_.ingest_max_future_s * 1000, settings_.retention_raw_ms};
+  TimeBounds bounds{now_ms(), settings_.ingest_max_future_s * 1000, live_.retention_raw_ms()};
   Problems problems;
   SampleBatch batch;
   {
@@ -188,7 +189,7 @@ boost::asio::awaitable<Response> IngestHandlers::write_line_protocol(Request& re
                                      json::array({{{"field", "node"}}}));
   std::string inflated;
   std::string_view body = body_of(req, inflated);
-  TimeBounds bounds{now_ms(), settings_.ingest_max_future_s * 1000, settings_.retention_raw_ms};
+  TimeBounds bounds{now_ms(), settings_.ingest_max_future_s * 1000, live_.retention_raw_ms()};
   Problems problems;
   LineProtocolStats stats;
   SampleBatch batch;

@@ -10,6 +10,7 @@
 
 #include "api/http_types.hpp"
 #include "api/ingest_decode.hpp"
+#include "core/live_settings.hpp"
 #include "core/prom.hpp"
 #include "core/sample_batch.hpp"
 #include "core/settings.hpp"
@@ -21,8 +22,9 @@ namespace metricsd::api {
 
 class IngestHandlers {
  public:
-  IngestHandlers(const Settings& settings, storage::Database& db, storage::SeriesRegistry& registry,
-                 storage::GroupCommitWriter& writer, prom::Registry& metrics);
+  IngestHandlers(const Settings& settings, const LiveSettings& live, storage::Database& db,
+                 storage::SeriesRegistry& registry, storage::GroupCommitWriter& writer,
+                 prom::Registry& metrics);
 
   boost::asio::awaitable<Response> write_json(Request& req);
   boost::asio::awaitable<Response> write_line_protocol(Request& req);
@@ -49,6 +51,7 @@ class IngestHandlers {
   void reject(const char* reason, const Problems& problems, size_t samples);
 
   const Settings& settings_;
+  const LiveSettings& live_;  // retention.raw bounds the sample times
   storage::Database& db_;
   storage::SeriesRegistry& registry_;
   storage::GroupCommitWriter& writer_;

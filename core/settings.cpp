@@ -275,23 +275,7 @@ void apply_json(Settings& out, const nlohmann::json& j, const std::string& prefi
       continue;
     }
     if (!spec) throw SettingsError(fmt::format("setting {}: unknown setting (in {})", name, file));
-    const auto& v = it.value();
-    std::string where = "in " + file;
-    if (v.is_string()) {
-      apply_text(out, *spec, v.get<std::string>(), where);
-    } else if (v.is_number_integer() && spec->type != T::kString && spec->type != T::kEnum &&
-               spec->type != T::kAddress) {
-      // A bare JSON number means bytes for sizes and milliseconds for durations.
-      int64_t x = v.get<int64_t>();
-      if (spec->type == T::kDuration) {
-        apply_text(out, *spec, std::to_string(x) + "ms", where);
-      } else {
-        apply_text(out, *spec, std::to_string(x), where);
-      }
-    } else {
-      throw SettingsError(fmt::format("setting {}: expected {}, got {} ({})", name,
-                                      describe_type(*spec), v.dump(), where));
-    }
+    apply_setting_json(out, *spec, it.value(), "in " + file);
   }
 }
 
@@ -300,6 +284,31 @@ void apply_json(Settings& out, const nlohmann::json& j, const std::string& prefi
 const std::vector<SettingSpec>& setting_specs() {
   static const std::vector<SettingSpec> specs = build_specs();
   return specs;
+}
+
+const SettingSpec* find_setting(std::string_view name) {
+  return find_spec(name);
+}
+
+void apply_setting_json(Settings& out, const SettingSpec& spec, const nlohmann::json& v,
+                        std::string_view where) {
+  if (v.is_string()) {
+    apply_text(out, spec, v.get<std::string>(), where);
+  } else if (v.is_number_integer() && spec.type != T::kString && spec.type != T::kEnum &&
+             spec.type != T::kAddress) {
+    // A bare JSON number means bytes for sizes and milliseconds for durations.
+    int64_t x = v.get<int64_t>();
+    apply_text(out, spec, spec.type == T::kDuration ? std::to_string(x) + "ms" : std::to_string(x),
+               where);
+  } else {
+    throw SettingsError(fmt::format("setting {}: expected {}, got {} ({})", spec.name,
+                                    describe_type(spec), v.dump(), where));
+  }
+}
+
+nlohmann::json setting_json(const Settings& s, const SettingSpec& spec) {
+  if (spec.text_field) return s.*spec.text_field;
+  return s.*spec.number_field;
 }
 
 std::string env_name(std::string_view setting) {

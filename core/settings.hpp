@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -90,6 +91,14 @@ struct SettingSpec {
 
 // Every setting, in documentation order.
 const std::vector<SettingSpec>& setting_specs();
+// The setting of that name, or nullptr.
+const SettingSpec* find_setting(std::string_view name);
+// Applies one setting given as the config file would give it: a string, or a bare number
+// (bytes for sizes, milliseconds for durations). Throws SettingsError naming it and `where`.
+void apply_setting_json(Settings& out, const SettingSpec& spec, const nlohmann::json& value,
+                        std::string_view where);
+// Its value in `s` as the config file could give it (durations in ms, sizes in bytes).
+nlohmann::json setting_json(const Settings& s, const SettingSpec& spec);
 
 // "http.max_body_bytes" -> "METRICSD_HTTP_MAX_BODY_BYTES" / "--http-max-body-bytes".
 std::string env_name(std::string_view setting);

@@ -20,6 +20,7 @@
 #include "api/nodes_handlers.hpp"
 #include "api/ops_handlers.hpp"
 #include "core/head.hpp"
+#include "core/live_settings.hpp"
 #include "core/rate_window.hpp"
 #include "core/thread_name.hpp"
 #include "core/tier_cache.hpp"
@@ -86,6 +87,7 @@ int serve(const Settings& s) {
        static_cast<int>(s.database_read_pool_size), static_cast<int>(s.database_max_waiting),
        static_cast<int>(s.database_connect_timeout_ms), dir, static_cast<int>(s.query_timeout_ms)},
       metrics);
+  LiveSettings live(s);  // what POST /api/v1/config/update may change
   storage::SeriesRegistry registry(s.limits_max_series, s.limits_max_series_per_node, metrics);
   Head head;
   metrics.gauge_fn("metricsd_head_samples", "Samples held in memory (not yet compacted)",
@@ -112,7 +114,7 @@ int serve(const Settings& s) {
   });
   // The hub is declared before the writer, whose commit hook feeds it, so it outlives it.
   StreamMetrics stream_metrics(metrics);
-  StreamHub hub(s, registry, head, stream_metrics);
+  StreamHub hub(s, live, registry, head, stream_metrics);
   metrics.gauge_fn("metricsd_stream_clients", "Open /ws/metrics connections",
                    [&hub] { return static_cast<double>(hub.clients()); });
   storage::GroupCommitWriter writer(
@@ -144,7 +146,7 @@ int serve(const Settings& s) {
   if (!auth.enabled())
     spdlog::warn("auth.mode=disabled: every request is served without a token (loopback only)");
   api::OpsHandlers ops(db, metrics);
-  api::IngestHandlers ingest(s, db, registry, writer, metrics);
+  api::IngestHandlers ingest(s, live, db, registry, writer, metrics);
   ingest.set_sample_admission(
       [&auth](const api::Request& r, size_t n) { auth.charge_samples(r, n); });
   ingest.on_node_online(
@@ -161,7 +163,8 @@ int serve(const Settings& s) {
   register_nodes_routes(router, nodes);
   api::TokenHandlers tokens(db, [&auth](int64_t id) { auth.forget(id); });
   api::CommandHandlers commands(db);
-  register_control_routes(router, tokens, commands);
+  api::ConfigHandlers config(db, live);
+  register_control_routes(router, tokens, commands, config);
 
   // /ws/metrics: the upgrade is authorized (role viewer) by `auth` before the handshake.
   StreamContext stream_ctx{s, hub, stream_metrics, &auth};
@@ -173,15 +176,12 @@ int serve(const Settings& s) {
     spdlog::error("{}", e.what());
     return 1;
   }
-  NodeMonitor monitor(
-      ioc, db,
-      {static_cast<double>(s.nodes_stale_after_s), static_cast<double>(s.nodes_offline_after_s)},
-      metrics);
+  NodeMonitor monitor(ioc, db, live, metrics);
   monitor.on_transition(
       [&hub](const std::string& node, std::string_view from, NodeStatus to, int64_t last_seen_ms) {
         hub.publish_node(node, from, to_string(to), last_seen_ms);
       });
-  Maintenance maintenance(ioc, db, head, tier_cache, s, metrics);
+  Maintenance maintenance(ioc, db, head, tier_cache, s, live, metrics);
   db.start();
   writer.start();
   hub.start();

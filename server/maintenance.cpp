@@ -20,11 +20,13 @@ constexpr auto kPartitionEvery = std::chrono::minutes(1);
 }  // namespace
 
 Maintenance::Maintenance(asio::io_context& ioc, storage::Database& db, Head& head, TierCache& cache,
-                         const Settings& settings, prom::Registry& metrics)
+                         const Settings& settings, const LiveSettings& live,
+                         prom::Registry& metrics)
     : db_(db),
       head_(head),
       cache_(cache),
       settings_(settings),
+      live_(live),
       compact_conn_(db.conninfo()),
       timer_(ioc),
       runs_(metrics.counter("metricsd_compaction_runs_total", "Compaction passes that moved data")
@@ -100,8 +102,8 @@ asio::awaitable<void> Maintenance::compact() {
 
 asio::awaitable<void> Maintenance::partitions() {
   try {
-    storage::Retention ret{settings_.retention_raw_ms, settings_.retention_rollup_1m_ms,
-                           settings_.retention_rollup_1h_ms};
+    storage::Retention ret{live_.retention_raw_ms(), live_.retention_rollup_1m_ms(),
+                           live_.retention_rollup_1h_ms()};
     int dropped = co_await db_.pool().run(
         [&](pqxx::connection& c) { return storage::maintain_partitions(c, now_ms(), ret); });
     if (dropped > 0) {

@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "core/head.hpp"
+#include "core/live_settings.hpp"
 #include "core/prom.hpp"
 #include "core/settings.hpp"
 #include "core/tier_cache.hpp"
@@ -20,7 +21,7 @@ namespace metricsd::server {
 class Maintenance {
  public:
   Maintenance(boost::asio::io_context& ioc, storage::Database& db, Head& head, TierCache& cache,
-              const Settings& settings, prom::Registry& metrics);
+              const Settings& settings, const LiveSettings& live, prom::Registry& metrics);
   void start();
   void stop();
 
@@ -33,6 +34,7 @@ class Maintenance {
   Head& head_;
   TierCache& cache_;
   const Settings& settings_;
+  const LiveSettings& live_;            // retention
   storage::PgConnection compact_conn_;  // used by one compaction pass at a time
   boost::asio::steady_timer timer_;
   std::atomic<bool> stopping_{false};

@@ -13,10 +13,10 @@ namespace metricsd::server {
 
 namespace asio = boost::asio;
 
-NodeMonitor::NodeMonitor(asio::io_context& ioc, storage::Database& db, NodeThresholds thresholds,
+NodeMonitor::NodeMonitor(asio::io_context& ioc, storage::Database& db, const LiveSettings& live,
                          prom::Registry& metrics)
     : db_(db),
-      thresholds_(thresholds),
+      live_(live),
       timer_(ioc),
       transitions_(metrics.counter("metricsd_node_status_transitions_total",
                                    "Node status changes made by the monitor", {"to"})),
@@ -49,10 +49,12 @@ asio::awaitable<void> NodeMonitor::run() {
     };
     std::vector<Change> changes;
     int counts[3] = {0, 0, 0};
+    const NodeThresholds thresholds{static_cast<double>(live_.nodes_stale_after_s()),
+                                    static_cast<double>(live_.nodes_offline_after_s())};
     try {
       co_await db_.pool().run([&](pqxx::connection& c) {
         for (const auto& n : storage::load_node_liveness(c)) {
-          NodeStatus want = derive_node_status(n.age_s, n.interval_s, thresholds_);
+          NodeStatus want = derive_node_status(n.age_s, n.interval_s, thresholds);
           auto have = parse_node_status(n.status);
           NodeStatus now = have.value_or(want);
           if (have != want &&

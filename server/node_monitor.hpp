@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 
+#include "core/live_settings.hpp"
 #include "core/node_status.hpp"
 #include "core/prom.hpp"
 #include "storage/database.hpp"
@@ -21,7 +22,7 @@ class NodeMonitor {
   using TransitionHook = std::function<void(const std::string& node, std::string_view from,
                                             NodeStatus to, int64_t last_seen_ms)>;
 
-  NodeMonitor(boost::asio::io_context& ioc, storage::Database& db, NodeThresholds thresholds,
+  NodeMonitor(boost::asio::io_context& ioc, storage::Database& db, const LiveSettings& live,
               prom::Registry& metrics);
   void on_transition(TransitionHook hook) { hook_ = std::move(hook); }
   void start();
@@ -31,7 +32,7 @@ class NodeMonitor {
   boost::asio::awaitable<void> run();
 
   storage::Database& db_;
-  const NodeThresholds thresholds_;
+  const LiveSettings& live_;  // the thresholds, read each pass
   boost::asio::steady_timer timer_;
   std::atomic<bool> stopping_{false};
   TransitionHook hook_;  // set before start()

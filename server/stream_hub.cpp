@@ -27,9 +27,10 @@ int64_t wall_ms() {
 }
 }  // namespace
 
-StreamHub::StreamHub(const Settings& settings, const storage::SeriesRegistry& registry,
-                     const Head& head, StreamMetrics& metrics)
-    : settings_(settings), registry_(registry), head_(head), metrics_(metrics) {}
+StreamHub::StreamHub(const Settings& settings, const LiveSettings& live,
+                     const storage::SeriesRegistry& registry, const Head& head,
+                     StreamMetrics& metrics)
+    : settings_(settings), live_(live), registry_(registry), head_(head), metrics_(metrics) {}
 
 StreamHub::~StreamHub() {
   stop();
@@ -175,7 +176,6 @@ const stream::SeriesInfo* StreamHub::info(int64_t series_id) {
 }
 
 void StreamHub::thread_main() {
-  auto flush_every = std::chrono::milliseconds(settings_.stream_flush_ms);
   Clock::time_point next_flush = Clock::now();
   for (;;) {
     std::vector<Command> commands;
@@ -226,7 +226,7 @@ void StreamHub::thread_main() {
       auto started = Clock::now();
       flush(batches);
       metrics_.flush_seconds.observe(std::chrono::duration<double>(Clock::now() - started).count());
-      next_flush = started + flush_every;
+      next_flush = started + std::chrono::milliseconds(live_.stream_flush_ms());  // may change
     }
   }
 }

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "core/head.hpp"
+#include "core/live_settings.hpp"
 #include "core/settings.hpp"
 #include "core/stream_client_queue.hpp"
 #include "core/stream_subscriptions.hpp"
@@ -48,8 +49,8 @@ class StreamSink {
 
 class StreamHub {
  public:
-  StreamHub(const Settings& settings, const storage::SeriesRegistry& registry, const Head& head,
-            StreamMetrics& metrics);
+  StreamHub(const Settings& settings, const LiveSettings& live,
+            const storage::SeriesRegistry& registry, const Head& head, StreamMetrics& metrics);
   ~StreamHub();
   StreamHub(const StreamHub&) = delete;
   StreamHub& operator=(const StreamHub&) = delete;
@@ -118,6 +119,7 @@ class StreamHub {
   std::shared_ptr<StreamSink> sink(stream::ClientId id);
 
   const Settings& settings_;
+  const LiveSettings& live_;  // stream.flush_ms
   const storage::SeriesRegistry& registry_;
   const Head& head_;
   StreamMetrics& metrics_;

@@ -9,7 +9,7 @@
 
 namespace metricsd::test {
 
-inline constexpr std::array<std::pair<std::string_view, std::string_view>, 26> kRouteTable = {{
+inline constexpr std::array<std::pair<std::string_view, std::string_view>, 28> kRouteTable = {{
     {"GET", "/healthz"},
     {"GET", "/readyz"},
     {"GET", "/metrics"},
@@ -32,6 +32,8 @@ inline constexpr std::array<std::pair<std::string_view, std::string_view>, 26> k
     {"GET", "/api/v1/tokens"},
     {"DELETE", "/api/v1/tokens/{id}"},
     {"GET", "/api/v1/audit"},
+    {"GET", "/api/v1/config"},
+    {"POST", "/api/v1/config/update"},
     {"POST", "/api/v1/nodes/{node_id}/commands"},
     {"GET", "/api/v1/nodes/{node_id}/commands"},
     {"POST", "/api/v1/nodes/{node_id}/commands/{id}/ack"},

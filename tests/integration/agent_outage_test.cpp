@@ -25,15 +25,6 @@ int64_t wall_ms() {
       .count();
 }
 
-bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return pred();
-}
-
 // Samples of system.load1 from the node in [from_ms, to_ms), counted per second by the daemon.
 double samples_between(int port, int64_t from_ms, int64_t to_ms) {
   auto r =

@@ -29,15 +29,6 @@ using nlohmann::json;
 
 const std::string kFakeGpuPath = std::string(METRICSD_SOURCE_DIR) + "/tests/fixtures/agent/bin";
 
-bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return pred();
-}
-
 class AgentTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {

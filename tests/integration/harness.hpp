@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -25,6 +26,10 @@ struct HttpResult {
 
 // The first-start admin token of the test daemon listening on `port` ("" if none).
 std::string admin_token(int port);
+
+// Polls `pred` every 100 ms until it holds (true) or `timeout` passes (its last answer).
+bool eventually(const std::function<bool()>& pred,
+                std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 // One request on a new connection. Unless `headers` name Authorization, it carries the
 // admin token of the daemon on `port`; an empty Authorization value sends none.

@@ -122,7 +122,8 @@ TEST_F(HostileInput, MalformedJsonIsRefusedNamingTheBody) {
                                             "/api/v1/tokens",
                                             "/api/v1/nodes/h-json/commands",
                                             "/api/v1/nodes/h-json/commands/1/ack",
-                                            "/api/v1/fleet/commands"};
+                                            "/api/v1/fleet/commands",
+                                            "/api/v1/config/update"};
   const std::vector<std::string> bodies = {
       "{",
       "{\"a\":",

@@ -42,6 +42,8 @@ const std::map<std::string, std::string>& expected_access() {
       {"GET /api/v1/tokens", "admin"},
       {"DELETE /api/v1/tokens/{id}", "admin"},
       {"GET /api/v1/audit", "admin"},
+      {"GET /api/v1/config", "admin"},
+      {"POST /api/v1/config/update", "admin"},
       {"POST /api/v1/nodes/{node_id}/commands", "operator"},
       {"GET /api/v1/nodes/{node_id}/commands", "agent_or_viewer"},
       {"POST /api/v1/nodes/{node_id}/commands/{id}/ack", "agent"},

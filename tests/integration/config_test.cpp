@@ -1,0 +1,169 @@
+// GET /api/v1/config and POST /api/v1/config/update: the settings as the daemon runs
+// them, and changes to retention, node thresholds and the stream flush interval that
+// take effect at once (the node monitor, ingest's time bounds), are audited, and are
+// refused whole when any part is wrong.
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "stream_support.hpp"
+
+namespace metricsd::test {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+class ConfigTest : public StreamBase {
+ protected:
+  static void SetUpTestSuite() { start({"--nodes-stale-after-s", "30"}); }
+  static void TearDownTestSuite() { stop(); }
+  static json get_config() {
+    auto r = http_request(port(), "GET", "/api/v1/config");
+    EXPECT_EQ(r.status, 200) << r.body;
+    return json::parse(r.body, nullptr, false);
+  }
+  static HttpResult update(const json& settings,
+                           std::vector<std::pair<std::string, std::string>> headers = {}) {
+    headers.emplace_back("Content-Type", "application/json");
+    return http_request(port(), "POST", "/api/v1/config/update",
+                        json{{"settings", settings}}.dump(), headers);
+  }
+  static std::string status_of(const std::string& node) {
+    auto r = http_request(port(), "GET", "/api/v1/nodes/" + node);
+    return json::parse(r.body, nullptr, false).value("status", "");
+  }
+  static void expect_400(const HttpResult& r, const std::string& field, const std::string& part) {
+    EXPECT_EQ(r.status, 400) << r.body;
+    auto j = json::parse(r.body, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << r.body;
+    EXPECT_EQ(j["error"]["details"][0].value("field", ""), field) << r.body;
+    EXPECT_NE(j["error"]["message"].get<std::string>().find(part), std::string::npos) << r.body;
+  }
+};
+
+TEST_F(ConfigTest, ShowsEverySettingAsRunWithTheChangeableOnesNamed) {
+  json c = get_config();
+  EXPECT_EQ(c["settings"]["retention"]["raw"], 7LL * 86'400'000);
+  EXPECT_EQ(c["settings"]["nodes"]["stale_after_s"], 30);  // the flag
+  EXPECT_EQ(c["settings"]["http"]["max_body_bytes"], 16LL << 20);
+  EXPECT_EQ(c["settings"]["listen"].get<std::string>().rfind("127.0.0.1:", 0), 0u);
+  EXPECT_EQ(c["changeable"],
+            (json{"retention.raw", "retention.rollup_1m", "retention.rollup_1h",
+                  "nodes.stale_after_s", "nodes.offline_after_s", "stream.flush_ms"}));
+  // Admins only.
+  EXPECT_EQ(http_request(port(), "GET", "/api/v1/config", "", {{"Authorization", ""}}).status, 401);
+}
+
+TEST_F(ConfigTest, NodeThresholdsApplyAtOnceAndAreAudited) {
+  ASSERT_EQ(http_request(port(), "POST", "/api/v1/nodes/cfg-node/heartbeat", R"({"type":"x"})",
+                         {{"Content-Type", "application/json"}})
+                .status,
+            200);
+  std::this_thread::sleep_for(2500ms);
+  EXPECT_EQ(status_of("cfg-node"), "online");  // stale only after 30 s
+  auto r = update({{"nodes.stale_after_s", 1}, {"nodes.offline_after_s", "2"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = json::parse(r.body);
+  EXPECT_EQ(j["changed"]["nodes.stale_after_s"], (json{{"from", 30}, {"to", 1}}));
+  EXPECT_EQ(j["changed"]["nodes.offline_after_s"], (json{{"from", 60}, {"to", 2}}));
+  EXPECT_EQ(j["settings"]["nodes"]["offline_after_s"], 2);
+  EXPECT_TRUE(eventually([] { return status_of("cfg-node") == "offline"; }, 5s))
+      << status_of("cfg-node");
+  auto audit = http_request(port(), "GET", "/api/v1/audit?action=config.update");
+  ASSERT_EQ(audit.status, 200) << audit.body;
+  auto entries = json::parse(audit.body)["entries"];
+  ASSERT_FALSE(entries.empty()) << audit.body;
+  EXPECT_NE(entries[0].dump().find("nodes.stale_after_s"), std::string::npos) << audit.body;
+  // Setting the same values again changes nothing and audits nothing.
+  auto same = update({{"nodes.stale_after_s", 1}});
+  EXPECT_EQ(json::parse(same.body)["changed"], json::object()) << same.body;
+  auto again = http_request(port(), "GET", "/api/v1/audit?action=config.update");
+  EXPECT_EQ(json::parse(again.body)["entries"].size(), entries.size());
+  // Back to roomy thresholds for the other tests.
+  ASSERT_EQ(update({{"nodes.stale_after_s", 30}, {"nodes.offline_after_s", 60}}).status, 200);
+}
+
+TEST_F(ConfigTest, RawRetentionBoundsIngestAtOnce) {
+  const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  auto write = [&](int64_t ago_s) {
+    return http_request(port(), "POST", "/api/v1/write?precision=s",
+                        fmt::format("cfg,node=cfg-ret v=1 {}", now_s - ago_s),
+                        {{"Content-Type", "text/plain"}});
+  };
+  const int64_t two_days = 2 * 86'400;
+  EXPECT_EQ(write(two_days).status, 204);
+  ASSERT_EQ(update({{"retention.raw", "1d"}}).status, 200);
+  auto old = write(two_days);
+  EXPECT_EQ(old.status, 400) << old.body;
+  EXPECT_NE(old.body.find("older than the raw retention"), std::string::npos) << old.body;
+  EXPECT_EQ(write(3600).status, 204);
+  ASSERT_EQ(update({{"retention.raw", "7d"}}).status, 200);
+  EXPECT_EQ(write(two_days).status, 204);
+}
+
+TEST_F(ConfigTest, BadUpdatesAreRefusedWholeNamingTheSetting) {
+  const json before = get_config()["settings"];
+  expect_400(update({{"retention.raw", "soon"}}), "settings.retention.raw", "retention.raw");
+  expect_400(update({{"stream.flush_ms", "1h"}, {"retention.raw", "14d"}}),
+             "settings.stream.flush_ms", "stream.flush_ms");
+  expect_400(update({{"retention.raw", "14d"}, {"http.max_body_bytes", 1024}}),
+             "settings.http.max_body_bytes", "cannot change while the daemon runs");
+  expect_400(update({{"no.such", 1}}), "settings.no.such", "unknown setting");
+  expect_400(update({{"nodes.stale_after_s", 90}}), "settings.nodes.stale_after_s",
+             "stale before it turns offline");
+  expect_400(update(json::array()), "settings", "object of setting name");
+  auto empty = http_request(port(), "POST", "/api/v1/config/update", "{}",
+                            {{"Content-Type", "application/json"}});
+  EXPECT_EQ(empty.status, 400) << empty.body;
+  auto stray = http_request(port(), "POST", "/api/v1/config/update?x=1",
+                            R"({"settings":{"retention.raw":"14d"}})",
+                            {{"Content-Type", "application/json"}});
+  EXPECT_EQ(stray.status, 400) << stray.body;
+  EXPECT_EQ(get_config()["settings"], before);  // nothing applied, not even retention.raw
+  EXPECT_EQ(update({{"stream.flush_ms", "250ms"}}).status, 200);
+  EXPECT_EQ(get_config()["settings"]["stream"]["flush_ms"], 250);
+}
+
+TEST_F(ConfigTest, TheStreamFlushIntervalAppliesToTheNextFlush) {
+  WsClient c(port());
+  subscribe(c, {{"op", "subscribe"}, {"id", 1}, {"channels", {"metrics:cfgflush"}}});
+  ASSERT_EQ(update({{"stream.flush_ms", "2s"}}).status, 200);
+  // Ten writes within a second: at most a leading flush and one more at the 2 s mark.
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(post_metrics("cfg-flush", {{"cfgflush.v", i}}).status, 200);
+    std::this_thread::sleep_for(100ms);
+  }
+  std::vector<json> messages;
+  while (auto m = c.next_of("metrics", 3500ms))
+    messages.push_back(*m);
+  EXPECT_EQ(samples_of(messages).size(), 10u);
+  EXPECT_LE(messages.size(), 3u);
+  // Back to 100 ms: writes 400 ms apart each go out on their own.
+  ASSERT_EQ(update({{"stream.flush_ms", 100}}).status, 200);
+  std::this_thread::sleep_for(2100ms);  // the 2 s interval still pending ends
+  size_t before = messages.size();
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(post_metrics("cfg-flush", {{"cfgflush.v", 100 + i}}).status, 200);
+    std::this_thread::sleep_for(400ms);
+  }
+  while (auto m = c.next_of("metrics", 1500ms))
+    messages.push_back(*m);
+  EXPECT_EQ(samples_of(messages).size(), 15u);
+  EXPECT_GE(messages.size() - before, 4u);
+}
+
+TEST_F(ConfigTest, DatabasePasswordsAreMasked) {
+  // The embedded database's conninfo has none; an external URL's is masked (unit-tested
+  // on mask_password); here: no setting shows a password= or :pass@ at all.
+  std::string text = get_config().dump();
+  EXPECT_EQ(text.find("password="), std::string::npos);
+}
+
+}  // namespace
+}  // namespace metricsd::test
