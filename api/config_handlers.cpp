@@ -1,6 +1,8 @@
 // The configuration endpoints; see config_handlers.hpp.
 #include "api/config_handlers.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <regex>
 
 #include "api/json_body.hpp"
@@ -88,6 +90,8 @@ boost::asio::awaitable<Response> ConfigHandlers::update(Request& req) {
     audit.details_json = json{{"changed", changed}}.dump();
     co_await db_.pool().run([&](pqxx::connection& c) { storage::insert_audit(c, audit); });
     live_.apply(changes);
+    spdlog::info("settings changed at run time by token \"{}\" from {}: {}", audit.token_name,
+                 req.remote_addr, changed.dump());
   }
   co_return json_response(200, {{"changed", changed},
                                 {"settings", settings_json(live_.current())},
