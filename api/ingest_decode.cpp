@@ -127,18 +127,16 @@ SampleBatch decode_line_protocol(std::string_view body, Precision precision,
     }
     // The time first: it needs neither node nor labels, and a cached line checks it too.
     int64_t ts = bounds.now_ms;
-    const char* ts_problem = nullptr;
-    std::string bounds_problem;
+    std::string ts_problem;  // empty: the time is fine
     if (pt.has_timestamp && !timestamp_to_ms(pt.timestamp, precision, ts))
       ts_problem = "timestamp out of range for the precision";
     else
-      bounds_problem = bounds.check(ts);
-    const bool ts_ok = !ts_problem && bounds_problem.empty();
+      ts_problem = bounds.check(ts);
     if (cache) {
       LineSeriesCache::make_key(key, default_node, pt.series_text);
       if (const auto* known = cache->find(key)) {
-        if (!ts_ok) {
-          problems.at_line(line, ts_problem ? std::string(ts_problem) : bounds_problem);
+        if (!ts_problem.empty()) {
+          problems.at_line(line, std::move(ts_problem));
           ++stats.cached_lines;
           continue;
         }
@@ -180,8 +178,8 @@ SampleBatch decode_line_protocol(std::string_view body, Precision precision,
       problems.at_line(line, e);
       continue;
     }
-    if (!ts_ok) {
-      problems.at_line(line, ts_problem ? std::string(ts_problem) : bounds_problem);
+    if (!ts_problem.empty()) {
+      problems.at_line(line, std::move(ts_problem));
       continue;
     }
     prefix = sanitize_metric_name(pt.measurement);
