@@ -4,12 +4,12 @@
 #include <fmt/format.h>
 
 #include "api/gzip.hpp"
+#include "api/heartbeat_decode.hpp"
 #include "api/ingest_decode.hpp"
 #include "api/json_text.hpp"
 #include "api/line_series_cache.hpp"
 #include "core/names.hpp"
 #include "core/time_parse.hpp"
-#include "storage/node_store.hpp"
 
 namespace metricsd::api {
 namespace {
@@ -27,34 +27,16 @@ bool media_type_is(std::string_view header, std::string_view type) {
   return true;
 }
 
-ApiError invalid(const Problems& p) {
-  std::string msg =
-      p.count >= kMaxProblems
-          ? fmt::format(
-                "request rejected, nothing stored: {} or more problems (the first {} listed)",
-                p.count, kMaxProblems)
-          : fmt::format("request rejected, nothing stored: {} problem{}", p.count,
-                        p.count == 1 ? "" : "s");
-  return ApiError::invalid_argument(msg, p.details);
-}
-
 }  // namespace
 
 IngestHandlers::IngestHandlers(const Settings& settings, const LiveSettings& live,
-                               storage::Database& db, storage::SeriesRegistry& registry,
-                               storage::GroupCommitWriter& writer, prom::Registry& metrics)
+                               storage::SeriesRegistry& registry, ingest::IngestService& service,
+                               Authorizer& auth, prom::Registry& metrics)
     : settings_(settings),
       live_(live),
-      db_(db),
       registry_(registry),
-      writer_(writer),
-      accepted_(metrics.counter("metricsd_ingest_samples_total",
-                                "Samples acknowledged (committed), by format", {"format"})),
-      rejected_requests_(metrics.counter("metricsd_ingest_rejected_requests_total",
-                                         "Write requests refused, by reason", {"reason"})),
-      rejected_samples_(metrics.counter("metricsd_ingest_rejected_samples_total",
-                                        "Samples in refused write requests, by reason",
-                                        {"reason"})),
+      service_(service),
+      auth_(auth),
       string_fields_skipped_(metrics
                                  .counter("metricsd_ingest_string_fields_skipped_total",
                                           "Line-protocol string fields skipped (not stored)")
@@ -67,12 +49,18 @@ IngestHandlers::IngestHandlers(const Settings& settings, const LiveSettings& liv
                              .counter("metricsd_ingest_line_cache_resets_total",
                                       "Line caches emptied because they reached "
                                       "ingest.line_cache_mb")
-                             .get()),
-      heartbeats_(metrics.counter("metricsd_heartbeats_total", "Heartbeats accepted").get()) {}
+                             .get()) {}
 
-void IngestHandlers::reject(const char* reason, const Problems& problems, size_t samples) {
-  rejected_requests_.with({reason}).inc();
-  rejected_samples_.with({reason}).inc(static_cast<double>(std::max(samples, problems.count)));
+ApiError IngestHandlers::invalid(const Problems& p, size_t samples) {
+  service_.count_rejected("invalid", std::max(samples, p.count));
+  std::string msg =
+      p.count >= kMaxProblems
+          ? fmt::format(
+                "request rejected, nothing stored: {} or more problems (the first {} listed)",
+                p.count, kMaxProblems)
+          : fmt::format("request rejected, nothing stored: {} problem{}", p.count,
+                        p.count == 1 ? "" : "s");
+  return ApiError::invalid_argument(msg, p.details);
 }
 
 std::string_view IngestHandlers::body_of(Request& req, std::string& inflated) const {
@@ -89,66 +77,12 @@ std::string_view IngestHandlers::body_of(Request& req, std::string& inflated) co
   return inflated;
 }
 
-void IngestHandlers::check_node_binding(const Request& req, const SampleBatch& batch) const {
-  const std::string& bound = req.principal.node_id;
-  if (!req.principal.authenticated || req.principal.role != Role::kAgent || bound.empty()) return;
-  auto refuse = [&](std::string_view node) {
-    throw ApiError::permission_denied("this agent token is bound to node " + bound +
-                                      "; it may not write samples of node " + std::string(node));
-  };
-  for (const auto& key : batch.series)
-    if (key.node != bound) refuse(key.node);
-  int64_t last = 0;
-  for (int64_t id : batch.series_ids) {
-    if (id == 0 || id == last) continue;
-    last = id;
-    auto key = registry_.key(id);
-    if (key && key->node != bound) refuse(key->node);
-  }
-}
-
-boost::asio::awaitable<void> IngestHandlers::store(const Request& req, SampleBatch batch,
-                                                   const char* format) {
-  size_t n = batch.size();
-  if (n == 0) co_return;
-  check_node_binding(req, batch);
-  if (admit_samples_) admit_samples_(req, n);
-  if (!db_.ready()) throw ApiError::unavailable(db_.not_ready_reason(), 2);
-  // Series the decoder did not find in the registry: look again (another request may have
-  // created them meanwhile), then create the rest on a storage thread.
-  std::vector<int64_t> new_ids;
-  if (!batch.series.empty()) {
-    auto missing = registry_.lookup(batch, new_ids);
-    if (!missing.empty()) {
-      try {
-        co_await db_.pool().run(
-            [&](pqxx::connection& c) { registry_.create(c, batch.series, missing, new_ids); });
-      } catch (const storage::SeriesLimitExceeded& e) {
-        rejected_requests_.with({"series_limit"}).inc();
-        rejected_samples_.with({"series_limit"}).inc(static_cast<double>(n));
-        throw ApiError::invalid_argument(e.what(), json::array({{{"field", "series"}}}));
-      }
-    }
-  }
-  storage::SampleRows rows;
-  rows.series_ids = std::move(batch.series_ids);
-  for (size_t i = 0; i < n; ++i)
-    if (batch.series_index[i] != SampleBatch::kResolved)
-      rows.series_ids[i] = new_ids[batch.series_index[i]];
-  rows.ts_ms = std::move(batch.ts_ms);
-  rows.values = std::move(batch.values);
-  try {
-    co_await writer_.write(std::move(rows));
-  } catch (const storage::Overloaded&) {
-    rejected_requests_.with({"overloaded"}).inc();
-    rejected_samples_.with({"overloaded"}).inc(static_cast<double>(n));
-    throw;
-  } catch (const storage::Unavailable&) {
-    rejected_requests_.with({"unavailable"}).inc();
-    rejected_samples_.with({"unavailable"}).inc(static_cast<double>(n));
-    throw;
-  }
-  accepted_.with({format}).inc(static_cast<double>(n));
+void IngestHandlers::authorize_samples(const Request& req, const SampleBatch& batch) {
+  if (batch.size() == 0) return;
+  if (req.principal.role == Role::kAgent && !req.principal.node_id.empty())
+    for (const auto& node : service_.nodes_of(batch))
+      auth_.require_node(req, node);
+  auth_.charge_samples(req, batch.size());
 }
 
 boost::asio::awaitable<Response> IngestHandlers::write_json(Request& req) {
@@ -165,11 +99,9 @@ boost::asio::awaitable<Response> IngestHandlers::write_json(Request& req) {
     batch = decode_metrics_json(body, bounds, problems, &resolver);
   }
   size_t n = batch.size();
-  if (!problems.empty()) {
-    reject("invalid", problems, n);
-    throw invalid(problems);
-  }
-  co_await store(req, std::move(batch), "json");
+  if (!problems.empty()) throw invalid(problems, n);
+  authorize_samples(req, batch);
+  co_await service_.write(std::move(batch), "json");
   co_return json_response(200, {{"accepted", n}});
 }
 
@@ -208,11 +140,9 @@ boost::asio::awaitable<Response> IngestHandlers::write_line_protocol(Request& re
     line_cache_lines_.with({"hit"}).inc(static_cast<double>(stats.cached_lines));
   if (stats.uncached_lines)
     line_cache_lines_.with({"miss"}).inc(static_cast<double>(stats.uncached_lines));
-  if (!problems.empty()) {
-    reject("invalid", problems, batch.size());
-    throw invalid(problems);
-  }
-  co_await store(req, std::move(batch), "line_protocol");
+  if (!problems.empty()) throw invalid(problems, batch.size());
+  authorize_samples(req, batch);
+  co_await service_.write(std::move(batch), "line_protocol");
   string_fields_skipped_.inc(static_cast<double>(stats.string_fields_skipped));
   Response r;
   r.status = 204;
@@ -230,101 +160,26 @@ boost::asio::awaitable<Response> IngestHandlers::heartbeat(Request& req) {
     throw ApiError(415, "unsupported_media_type", "Content-Type must be application/json");
   std::string inflated;
   std::string_view body = body_of(req, inflated);
+  const int64_t now = now_ms();
   Problems problems;
-  if (json_nesting_depth(body) > kMaxJsonDepth) {
-    problems.at_field("body", fmt::format("nested deeper than {} levels", kMaxJsonDepth));
-    throw invalid(problems);
-  }
-  json doc = body.empty() ? json::object() : json::parse(body, nullptr, false);
-  if (doc.is_discarded()) {
-    problems.at_field("body", "not valid JSON: " + json_parse_error(body));
-    throw invalid(problems);
-  }
-  if (!doc.is_object()) {
-    problems.at_field("body", "must be a JSON object");
-    throw invalid(problems);
-  }
-  static const std::vector<std::string> kFields = {"type",  "hostname", "labels", "interval_s",
-                                                   "state", "info",     "metrics"};
-  for (auto it = doc.begin(); it != doc.end(); ++it)
-    if (std::find(kFields.begin(), kFields.end(), it.key()) == kFields.end())
-      problems.at_field(
-          it.key(),
-          "unknown field (expected type, hostname, labels, interval_s, state, info, metrics)");
-  auto text = [&](const char* f) -> std::string {
-    if (!doc.contains(f)) return "";
-    if (!doc[f].is_string() || doc[f].get_ref<const std::string&>().size() > 256 ||
-        !valid_text(doc[f].get_ref<const std::string&>())) {
-      problems.at_field(f, "must be a string of at most 256 bytes without NUL");
-      return "";
-    }
-    return doc[f].get<std::string>();
-  };
-  auto object = [&](const char* f) -> std::string {
-    if (!doc.contains(f)) return "{}";
-    if (!doc[f].is_object()) {
-      problems.at_field(f, "must be an object");
-      return "{}";
-    }
-    if (auto at = find_nul_string(doc[f], f)) {
-      problems.at_field(*at, "holds a NUL character (\\u0000), which cannot be stored");
-      return "{}";
-    }
-    std::string s = doc[f].dump(-1, ' ', false, json::error_handler_t::replace);
-    if (s.size() > 65536) problems.at_field(f, "larger than 64 KiB");
-    return s;
-  };
-  std::string type = text("type"), hostname = text("hostname");
-  std::string labels = object("labels"), state = object("state"), info = object("info");
-  if (doc.contains("labels") && doc["labels"].is_object()) {
-    LabelSet ls;
-    for (auto it = doc["labels"].begin(); it != doc["labels"].end(); ++it) {
-      if (!it.value().is_string())
-        problems.at_field("labels." + it.key(), "must be a string");
-      else if (!valid_label_key(it.key()))
-        problems.at_field("labels." + it.key(), "label key must match [A-Za-z_][A-Za-z0-9_]{0,63}");
-      else if (!valid_label_value(it.value().get_ref<const std::string&>()))
-        problems.at_field("labels." + it.key(),
-                          "label value must be UTF-8 without NUL, at most 1024 bytes");
-    }
-  }
-  std::optional<double> interval;
-  if (doc.contains("interval_s")) {
-    if (!doc["interval_s"].is_number() || doc["interval_s"].get<double>() <= 0 ||
-        doc["interval_s"].get<double>() > 86400)
-      problems.at_field("interval_s", "must be a number of seconds in (0, 86400]");
-    else
-      interval = doc["interval_s"].get<double>();
-  }
-  int64_t now = now_ms();
-  SampleBatchBuilder builder;
-  if (doc.contains("metrics"))
-    decode_metrics_map(doc["metrics"], node, now, "metrics", builder, problems);
-  if (!problems.empty()) {
-    reject("invalid", problems, builder.samples());
-    throw invalid(problems);
-  }
-  co_await store(req, builder.take(), "heartbeat");
-  if (!db_.ready()) throw ApiError::unavailable(db_.not_ready_reason(), 2);
-  json commands = json::array();
+  DecodedHeartbeat hb = decode_heartbeat(body, node, now, problems);
+  if (!problems.empty()) throw invalid(problems, hb.samples.size());
+  authorize_samples(req, hb.samples);
+  auto& f = hb.fields;
   storage::HeartbeatUpdate update{node,
-                                  doc.contains("type") ? std::optional(type) : std::nullopt,
-                                  doc.contains("hostname") ? std::optional(hostname) : std::nullopt,
-                                  doc.contains("labels") ? std::optional(labels) : std::nullopt,
-                                  doc.contains("state") ? std::optional(state) : std::nullopt,
-                                  doc.contains("info") ? std::optional(info) : std::nullopt,
-                                  interval};
-  std::string previous;
-  auto pending = co_await db_.pool().run(
-      [&](pqxx::connection& c) { return storage::record_heartbeat(c, update, &previous); });
-  if (previous != "online" && node_online_)
-    node_online_(node, previous.empty() ? "new" : previous, now);
-  for (const auto& cmd : pending)
+                                  std::move(f.type),
+                                  std::move(f.hostname),
+                                  std::move(f.labels_json),
+                                  std::move(f.state_json),
+                                  std::move(f.info_json),
+                                  f.interval_s};
+  auto done = co_await service_.heartbeat(std::move(update), std::move(hb.samples), now);
+  json commands = json::array();
+  for (const auto& cmd : done.commands)
     commands.push_back({{"id", cmd.id},
                         {"type", cmd.type},
                         {"args", json::parse(cmd.args_json, nullptr, false)},
                         {"created_at", format_rfc3339_ms(cmd.created_ms)}});
-  heartbeats_.inc();
   co_return json_response(200,
                           {{"server_time", format_rfc3339_ms(now_ms())}, {"commands", commands}});
 }

@@ -1,6 +1,7 @@
 // Operational endpoints; see ops_handlers.hpp.
 #include "api/ops_handlers.hpp"
 
+#include "api/route_table.hpp"
 #include "core/version.hpp"
 
 namespace metricsd::api {
@@ -31,6 +32,15 @@ boost::asio::awaitable<Response> OpsHandlers::metrics(Request&) {
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = metrics_.render();
   co_return r;
+}
+
+boost::asio::awaitable<Response> OpsHandlers::routes(Request&) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& route : route_table())
+    out.push_back({{"method", route.method},
+                   {"path", route.pattern},
+                   {"access", std::string(access_name(route.access))}});
+  co_return json_response(200, {{"routes", out}});
 }
 
 }  // namespace metricsd::api

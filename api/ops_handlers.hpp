@@ -1,4 +1,5 @@
-// Operational endpoints: /healthz, /readyz, /metrics and /api/v1/version.
+// Operational endpoints: /healthz, /readyz, /metrics, /api/v1/version and
+// /api/v1/routes (the route table, with each route's access).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -17,6 +18,7 @@ class OpsHandlers {
   boost::asio::awaitable<Response> readyz(Request& req);
   boost::asio::awaitable<Response> version(Request& req);
   boost::asio::awaitable<Response> metrics(Request& req);
+  boost::asio::awaitable<Response> routes(Request& req);
 
  private:
   storage::Database& db_;

@@ -84,7 +84,8 @@ boost::asio::awaitable<std::vector<std::vector<std::pair<int64_t, double>>>> Que
   ids.reserve(series.size());
   for (const auto& [id, key] : series)
     ids.push_back(id);
-  co_return co_await reader_.run(ids, r, bulk ? QueryReader::Keep::kNo : QueryReader::Keep::kYes);
+  co_return co_await reader_.run(
+      ids, r, bulk ? query::QueryReader::Keep::kNo : query::QueryReader::Keep::kYes);
 }
 
 boost::asio::awaitable<Response> QueryHandlers::query(Request& req) {

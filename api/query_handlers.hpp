@@ -9,12 +9,12 @@
 #include <string>
 
 #include "api/http_types.hpp"
-#include "api/query_reader.hpp"
 #include "core/head.hpp"
 #include "core/prom.hpp"
 #include "core/query_plan.hpp"
 #include "core/series_filter.hpp"
 #include "core/tier_cache.hpp"
+#include "query/query_reader.hpp"
 #include "storage/database.hpp"
 #include "storage/series_registry.hpp"
 
@@ -60,7 +60,7 @@ class QueryHandlers {
 
   storage::SeriesRegistry& registry_;
   const Head& head_;
-  QueryReader reader_;
+  query::QueryReader reader_;
 };
 
 }  // namespace metricsd::api

@@ -3,6 +3,13 @@
 // its samples are compacted). Recent queries, `latest` and stream snapshots read it.
 // Filled after each commit, emptied as compaction moves samples into chunks, rebuilt
 // from the inbox at start. Sharded by series id; each shard has one shared mutex.
+//
+// Threads: append() from the committing thread (the CommitFanout's "head" consumer: the
+// writer thread, or a storage thread for a heartbeat); remove() from the compaction's
+// storage thread; clear()/note_latest() from the database start-up thread while the
+// daemon is not ready; range()/latest() from io threads (cache hits, latest, stream
+// snapshots) and read-pool threads. Each shard's map is guarded by its mutex; samples_
+// and tiers_gen_ are atomics; see tiers_mutex() for the read/compaction protocol.
 #pragma once
 
 #include <atomic>

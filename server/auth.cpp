@@ -171,14 +171,7 @@ void Authenticator::admit(api::Request& req, Access access, bool no_token,
                                                        role_name(who->role), req.method, req.route,
                                                        access_name(access)));
   }
-  if (who->role == Role::kAgent && !who->node_id.empty()) {
-    auto node = req.path_param("node_id");
-    if (!node.empty() && node != who->node_id) {
-      deny(req, access, "node");
-      throw api::ApiError::permission_denied(fmt::format(
-          "this agent token is bound to node {}; it may not act for node {}", who->node_id, node));
-    }
-  }
+  if (auto node = req.path_param("node_id"); !node.empty()) require_node(req, node, access);
   double wait = per_token_.take(std::to_string(who->token_id), 1, now_s());
   if (wait > 0) {
     limited_.with({"token_requests"}).inc();
@@ -188,6 +181,19 @@ void Authenticator::admit(api::Request& req, Access access, bool no_token,
         retry_after(wait));
   }
   note_used(who->token_id);
+}
+
+void Authenticator::require_node(const api::Request& req, std::string_view node) {
+  require_node(req, node, Access::kWrite);
+}
+
+void Authenticator::require_node(const api::Request& req, std::string_view node, Access access) {
+  const auto& who = req.principal;
+  if (!who.authenticated || who.role != Role::kAgent || who.node_id.empty() || node == who.node_id)
+    return;
+  deny(req, access, "node");
+  throw api::ApiError::permission_denied(fmt::format(
+      "this agent token is bound to node {}; it may not act for node {}", who.node_id, node));
 }
 
 void Authenticator::charge_samples(const api::Request& req, size_t samples) {

@@ -3,6 +3,13 @@
 // token's role, per-token and per-address rate limits, and an audit row for refused
 // attempts on admin routes. Revocations through this daemon apply at once; others (the
 // CLI, another daemon) arrive by PostgreSQL NOTIFY, and at worst within auth.cache_ttl_ms.
+// The daemon's api::Authorizer: every refusal is counted and audited in deny().
+//
+// Threads: authorize()/require_node()/charge_samples()/forget*() from any io thread; the
+// token cache and the last-used map are guarded by mu_, the rate limiters lock
+// themselves. The last-used flush runs as a coroutine on the io context; the NOTIFY
+// listener on its own thread (listener_, md-auth-listen) with its own connection.
+// start()/stop() from the thread that starts and stops the daemon.
 #pragma once
 
 #include <atomic>
@@ -16,6 +23,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "api/authorizer.hpp"
 #include "api/http_types.hpp"
 #include "core/prom.hpp"
 #include "core/rate_limiter.hpp"
@@ -26,7 +34,7 @@
 
 namespace metricsd::server {
 
-class Authenticator {
+class Authenticator : public api::Authorizer {
  public:
   Authenticator(boost::asio::io_context& ioc, const Settings& settings, storage::Database& db,
                 prom::Registry& metrics);
@@ -35,15 +43,12 @@ class Authenticator {
   void start();  // the last-used flush timer and the NOTIFY listener
   void stop();
 
-  bool enabled() const { return enabled_; }
-
-  // Sets req.principal when the request may use a route requiring `access`, else throws
-  // ApiError (401 no/unknown token, 403 role too weak or another node's, 429 rate limit).
-  // `allow_query_token`: the token may come as ?access_token= (WebSocket upgrades).
-  boost::asio::awaitable<void> authorize(api::Request& req, Access access, bool allow_query_token);
-
-  // Charges an authenticated request's samples to its token (ingest). Throws 429.
-  void charge_samples(const api::Request& req, size_t samples);
+  // api::Authorizer.
+  bool enabled() const override { return enabled_; }
+  boost::asio::awaitable<void> authorize(api::Request& req, Access access,
+                                         bool allow_query_token) override;
+  void require_node(const api::Request& req, std::string_view node) override;
+  void charge_samples(const api::Request& req, size_t samples) override;
 
   // Drops cached entries of a revoked token (or all), so the next use is checked again.
   void forget(int64_t token_id);
@@ -67,6 +72,9 @@ class Authenticator {
   std::optional<api::Principal> cached(const std::string& hash);
   void remember(const std::string& hash, const api::Principal& p);
   void note_used(int64_t token_id);
+  void require_node(const api::Request& req, std::string_view node, Access access);
+  // The one place a refusal is counted (metricsd_auth_denied_total{reason}) and, on admin
+  // routes, audited.
   void deny(const api::Request& req, Access access, const char* reason);
   double now_s() const;
   boost::asio::awaitable<void> flush_loop();

@@ -23,7 +23,7 @@ namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
 struct HttpServer::Impl {
-  Impl(asio::io_context& io, const Settings& s, const Router& r, Authenticator& auth,
+  Impl(asio::io_context& io, const Settings& s, const Router& r, api::Authorizer& auth,
        const CorsPolicy& cors, prom::Registry& m, const StreamContext* stream)
       : ioc(io),
         settings(s),
@@ -154,7 +154,7 @@ void HttpServer::Impl::spawn_session(tcp::socket socket) {
 }
 
 HttpServer::HttpServer(asio::io_context& ioc, const Settings& settings, const Router& router,
-                       Authenticator& auth, const CorsPolicy& cors, prom::Registry& metrics,
+                       api::Authorizer& auth, const CorsPolicy& cors, prom::Registry& metrics,
                        const StreamContext* stream)
     : impl_(std::make_unique<Impl>(ioc, settings, router, auth, cors, metrics, stream)) {}
 

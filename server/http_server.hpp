@@ -6,9 +6,9 @@
 #include <memory>
 #include <string>
 
+#include "api/authorizer.hpp"
 #include "core/prom.hpp"
 #include "core/settings.hpp"
-#include "server/auth.hpp"
 #include "server/cors.hpp"
 #include "server/router.hpp"
 #include "server/stream_context.hpp"
@@ -20,7 +20,7 @@ class HttpServer {
  public:
   // `stream` (may be null: no /ws/metrics) must outlive the server.
   HttpServer(boost::asio::io_context& ioc, const Settings& settings, const Router& router,
-             Authenticator& auth, const CorsPolicy& cors, prom::Registry& metrics,
+             api::Authorizer& auth, const CorsPolicy& cors, prom::Registry& metrics,
              const StreamContext* stream = nullptr);
   ~HttpServer();
 

@@ -12,12 +12,12 @@
 #include <chrono>
 #include <optional>
 
+#include "api/errors.hpp"
 #include "server/auth.hpp"
 #include "server/cors.hpp"
 #include "server/request_target.hpp"
 #include "server/streamed_write.hpp"
 #include "server/ws_session.hpp"
-#include "storage/storage_pool.hpp"
 
 namespace metricsd::server {
 namespace {
@@ -44,26 +44,17 @@ api::Response error(int status, std::string message,
                                            std::move(message), std::move(details)));
 }
 
-// Turns a failure into the JSON error model (logging server-side failures once).
+// A failure as the JSON error model (api/errors), logging server-side failures once.
 api::Response error_from(std::exception_ptr ep, const api::Request& req,
                          const SessionContext& ctx) {
-  try {
-    std::rethrow_exception(ep);
-  } catch (const api::ApiError& e) {
-    if (e.status() >= 500)
-      spdlog::warn("{} {}: {} {}", req.method, req.route, e.status(), e.what());
-    return api::error_response(e);
-  } catch (const storage::Unavailable& e) {
-    spdlog::warn("{} {}: database unavailable: {}", req.method, req.route, e.what());
-    return api::error_response(api::ApiError::unavailable(e.what(), 2));
-  } catch (const storage::Overloaded& e) {
-    spdlog::warn("{} {}: overloaded: {}", req.method, req.route, e.what());
-    return api::error_response(api::ApiError::unavailable(e.what(), 1));
-  } catch (const std::exception& e) {
+  auto mapped = api::map_error(ep);
+  if (mapped.internal) {
     ctx.internal_errors.inc();
-    spdlog::error("{} {}: internal error: {}", req.method, req.route, e.what());
-    return error(500, "internal error; the server log has the details");
+    spdlog::error("{} {}: internal error: {}", req.method, req.route, mapped.cause);
+  } else if (mapped.error.status() >= 500) {
+    spdlog::warn("{} {}: {} {}", req.method, req.route, mapped.error.status(), mapped.cause);
   }
+  return api::error_response(mapped.error);
 }
 
 // One line for the log: what a streamed body's producer failed with.
@@ -77,11 +68,8 @@ std::string describe(std::exception_ptr ep) {
   }
 }
 
-// Everything decided from the request head, before its body is read: the target's
-// shape and size, routing, CORS preflight, authentication and authorization. Sets
-// *route when the request may go on; otherwise returns the answer.
 // The limits on the target's length and the number of header fields.
-std::optional<api::Response> check_head(const api::Request& req, const SessionContext& ctx) {
+std::optional<api::Response> check_head_limits(const api::Request& req, const SessionContext& ctx) {
   const auto& s = ctx.settings;
   if (req.target.size() > static_cast<size_t>(s.http_max_url_bytes)) {
     ctx.read_errors.with({"url_too_long"}).inc();
@@ -96,9 +84,15 @@ std::optional<api::Response> check_head(const api::Request& req, const SessionCo
   return std::nullopt;
 }
 
-asio::awaitable<std::optional<api::Response>> admit(api::Request& req, const SessionContext& ctx,
-                                                    const Route*& route, std::string& route_label) {
-  if (auto refused = check_head(req, ctx)) co_return refused;
+// Everything decided from the request head, before its body is read: the target's
+// shape and size, routing, CORS preflight, authentication and authorization (through
+// the Authorizer, with the route's access). Sets *route when the request may go on;
+// otherwise returns the answer.
+asio::awaitable<std::optional<api::Response>> route_and_authorize(api::Request& req,
+                                                                  const SessionContext& ctx,
+                                                                  const Route*& route,
+                                                                  std::string& route_label) {
+  if (auto refused = check_head_limits(req, ctx)) co_return refused;
   std::vector<std::string> segments;
   if (!parse_target(req, segments))
     co_return error(400, "malformed request target", {{{"field", "target"}}});
@@ -122,12 +116,16 @@ asio::awaitable<std::optional<api::Response>> admit(api::Request& req, const Ses
   req.path_params = std::move(m.params);
   std::exception_ptr failed;
   try {
-    co_await ctx.auth.authorize(req, m.route->access, /*allow_query_token=*/false);
+    // A WebSocket upgrade may carry its token as ?access_token=: browsers cannot set
+    // headers on one.
+    co_await ctx.auth.authorize(req, m.route->access, /*allow_query_token=*/m.route->websocket);
   } catch (...) {
     failed = std::current_exception();
   }
   if (failed) {
     auto r = error_from(failed, req, ctx);
+    if (m.route->websocket && ctx.stream)
+      ctx.stream->metrics.refused.with({std::string(api::error_code_for_status(r.status))}).inc();
     if (r.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
     co_return r;
   }
@@ -135,63 +133,41 @@ asio::awaitable<std::optional<api::Response>> admit(api::Request& req, const Ses
   co_return std::nullopt;
 }
 
-bool targets_stream(std::string_view target) {
-  constexpr std::string_view kPath = "/ws/metrics";
-  return target.starts_with(kPath) &&
-         (target.size() == kPath.size() || target[kPath.size()] == '?');
-}
-
-// Everything decided before /ws/metrics is upgraded: the request's shape, authentication
-// (role viewer; the token may come as ?access_token=, since browsers cannot set headers),
-// shutdown and stream.max_clients. nullopt: go ahead, a stream slot is reserved; otherwise
-// the answer that refuses it.
-asio::awaitable<std::optional<api::Response>> admit_upgrade(
-    api::Request& req, const http::request<http::string_body>& head, const Parser& parser,
-    const beast::flat_buffer& buffer, const SessionContext& ctx) {
-  if (auto refused = check_head(req, ctx)) co_return refused;
-  std::vector<std::string> segments;
-  if (!parse_target(req, segments))
-    co_return error(400, "malformed request target", {{{"field", "target"}}});
-  req.route = "/ws/metrics";
-  if (head.method() != http::verb::get || !beast::websocket::is_upgrade(head)) {
-    auto r = error(400, "/ws/metrics is a WebSocket endpoint: send GET with Upgrade: websocket");
+// What an authorized request to a WebSocket route must also pass before it is upgraded:
+// it is a GET with Upgrade: websocket and nothing after it, the server is not shutting
+// down, and stream.max_clients leaves room. nullopt: go ahead, a stream slot is reserved;
+// otherwise the answer that refuses it.
+std::optional<api::Response> check_upgrade(const http::request<http::string_body>& head,
+                                           const Parser& parser, const beast::flat_buffer& buffer,
+                                           const api::Request& req, const SessionContext& ctx) {
+  if (!ctx.stream) return error(404, "no such endpoint: " + req.path);
+  if (!beast::websocket::is_upgrade(head)) {
+    auto r = error(400, req.path + " is a WebSocket endpoint: send GET with Upgrade: websocket");
     r.headers.emplace_back("Upgrade", "websocket");
-    co_return r;
+    return r;
   }
   if (!parser.is_done() || buffer.size() > 0)
-    co_return error(400, "data sent with or before the WebSocket handshake");
+    return error(400, "data sent with or before the WebSocket handshake");
   const StreamContext& st = *ctx.stream;
-  std::exception_ptr failed;
-  try {
-    co_await ctx.auth.authorize(req, Access::kViewer, /*allow_query_token=*/true);
-  } catch (...) {
-    failed = std::current_exception();
-  }
-  if (failed) {
-    auto r = error_from(failed, req, ctx);
-    st.metrics.refused.with({std::string(api::error_code_for_status(r.status))}).inc();
-    if (r.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
-    co_return r;
-  }
   if (ctx.stopping.load()) {
     st.metrics.refused.with({"shutting_down"}).inc();
-    co_return api::error_response(api::ApiError::unavailable("the server is shutting down", 5));
+    return api::error_response(api::ApiError::unavailable("the server is shutting down", 5));
   }
   if (!st.hub.try_reserve()) {
     st.metrics.refused.with({"max_clients"}).inc();
-    spdlog::warn("{} /ws/metrics refused: stream.max_clients ({}) reached", req.remote_addr,
+    spdlog::warn("{} {} refused: stream.max_clients ({}) reached", req.remote_addr, req.path,
                  st.settings.stream_max_clients);
-    co_return api::error_response(api::ApiError::unavailable(
+    return api::error_response(api::ApiError::unavailable(
         "too many stream clients (stream.max_clients = " +
             std::to_string(st.settings.stream_max_clients) + "); retry later",
         5));
   }
-  co_return std::nullopt;
+  return std::nullopt;
 }
 
 // Runs the handler and turns every failure into the JSON error model.
-asio::awaitable<api::Response> dispatch(const Route& route, api::Request& req,
-                                        const SessionContext& ctx) {
+asio::awaitable<api::Response> call_handler(const Route& route, api::Request& req,
+                                            const SessionContext& ctx) {
   std::exception_ptr failed;
   try {
     co_return co_await route.handler(req);
@@ -243,13 +219,216 @@ HttpResponse to_beast(api::Response&& r, unsigned version, bool keep_alive, bool
 
 namespace {
 
-// The request loop over `io`: the TCP stream, or the TLS stream over it.
+// One request and its answer as the loop carries them from reading to writing.
+struct Exchange {
+  std::chrono::steady_clock::time_point started;
+  api::Request req;
+  api::Response res;
+  std::string route_label = "unmatched";
+  unsigned version = 11;
+  bool close_after = false;  // answer, then close
+  bool body_unread = false;  // the client may still be sending: linger after the answer
+};
+
+// What the loop does after a step.
+enum class Next { kAnswer, kClose, kUpgraded };
+
+// Reads the next request's head. kClose: nothing to answer (closed, timed out, shutdown);
+// kAnswer: a head or an error answer (413/431/400) in `x`.
 template <class Io>
-asio::awaitable<void> serve(std::shared_ptr<SessionState> state, Io& io,
-                            const SessionContext& ctx) {
-  auto& tcp = state->tcp();
-  const bool tls = state->tls_context != nullptr;
+asio::awaitable<Next> read_request_head(SessionState& state, Io& io, beast::flat_buffer& buffer,
+                                        Parser& parser, Exchange& x, const SessionContext& ctx) {
+  auto& tcp = state.tcp();
   const auto& s = ctx.settings;
+  state.idle = true;
+  if (buffer.size() == 0) {
+    // Idle keep-alive wait for the first bytes of the next request.
+    tcp.expires_after(std::chrono::milliseconds(s.http_idle_timeout_ms));
+    auto [ec, n] = co_await io.async_read_some(buffer.prepare(4096), kTuple);
+    if (ec) co_return Next::kClose;  // closed, idle timeout, or shutdown
+    buffer.commit(n);
+  }
+  state.idle = false;
+  x.started = std::chrono::steady_clock::now();
+  parser.header_limit(static_cast<uint32_t>(s.http_max_header_bytes));
+  parser.body_limit(static_cast<uint64_t>(s.http_max_body_bytes));
+  tcp.expires_after(std::chrono::milliseconds(s.http_header_timeout_ms));
+  auto [ec, n] = co_await http::async_read_header(io, buffer, parser, kTuple);
+  if (!ec) co_return Next::kAnswer;
+  if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted)
+    co_return Next::kClose;
+  if (ec == beast::error::timeout) {
+    // The stream closed the socket when the deadline passed: nothing can be answered.
+    ctx.read_errors.with({"header_timeout"}).inc();
+    co_return Next::kClose;
+  }
+  if (ec == http::error::body_limit) {  // Content-Length over the limit
+    ctx.read_errors.with({"body_too_large"}).inc();
+    x.res = error(413, "request body exceeds http.max_body_bytes (" +
+                           std::to_string(s.http_max_body_bytes) + ")");
+  } else if (ec == http::error::header_limit) {
+    ctx.read_errors.with({"header_too_large"}).inc();
+    x.res =
+        error(431, "request headers exceed " + std::to_string(s.http_max_header_bytes) + " bytes");
+  } else {
+    ctx.read_errors.with({"bad_request"}).inc();
+    x.res = error(400, "malformed HTTP request: " + ec.message());
+  }
+  x.close_after = true;
+  x.body_unread = true;  // the rest of the head and the body are still coming
+  co_return Next::kAnswer;
+}
+
+// The head as handlers see it.
+void take_head(const http::request<http::string_body>& h, const std::string& remote, Exchange& x) {
+  x.version = h.version();
+  x.req.method = std::string(h.method_string());
+  x.req.target = std::string(h.target());
+  x.req.remote_addr = remote;
+  for (const auto& f : h) {
+    std::string name(f.name_string());
+    for (char& c : name)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    x.req.headers.emplace_back(std::move(name), std::string(f.value()));
+  }
+}
+
+// Routes and authorizes the request whose head was read, then either hands a WebSocket
+// upgrade to its session (kUpgraded: the connection is gone from this loop), or reads
+// the body and runs the handler; the answer is left in `x` (kAnswer), or kClose when
+// the body could not be read and nothing can be answered.
+template <class Io>
+asio::awaitable<Next> handle_request(std::shared_ptr<SessionState>& state, Io& io,
+                                     beast::flat_buffer& buffer, Parser& parser, Exchange& x,
+                                     const SessionContext& ctx, const std::string& remote) {
+  auto& tcp = state->tcp();
+  const auto& s = ctx.settings;
+  auto& h = parser.get();
+  take_head(h, remote, x);
+  // A refused request whose body is still coming is answered, then closed.
+  auto refuse = [&](api::Response r) {
+    x.res = std::move(r);
+    if (!parser.is_done()) {
+      x.close_after = true;
+      x.body_unread = true;
+    } else {
+      x.close_after = !h.keep_alive();
+    }
+  };
+  const Route* route = nullptr;
+  if (auto refused = co_await route_and_authorize(x.req, ctx, route, x.route_label)) {
+    refuse(std::move(*refused));
+    co_return Next::kAnswer;
+  }
+  if (route->websocket) {
+    if (auto refused = check_upgrade(h, parser, buffer, x.req, ctx)) {
+      refuse(std::move(*refused));
+      co_return Next::kAnswer;
+    }
+    double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - x.started).count();
+    ctx.requests.with({"GET", x.route_label, "101"}).inc();
+    ctx.durations.with({x.route_label}).observe(secs);
+    spdlog::info("{} GET {} route={} 101 upgrade", remote, x.req.path, x.route_label);
+    state->upgraded = true;
+    state->idle = false;
+    co_await run_ws_session(std::move(io), parser.release(), std::move(x.req), *ctx.stream, remote);
+    co_return Next::kUpgraded;  // the WebSocket session owned the connection and closed it
+  }
+  if (beast::iequals(h[http::field::expect], "100-continue")) {
+    http::response<http::empty_body> cont{http::status::continue_, h.version()};
+    tcp.expires_after(std::chrono::milliseconds(s.http_body_timeout_ms));
+    auto [ec, n] = co_await http::async_write(io, cont, kTuple);
+    if (ec) co_return Next::kClose;
+  }
+  tcp.expires_after(std::chrono::milliseconds(s.http_body_timeout_ms));
+  auto [ec, n] = co_await http::async_read(io, buffer, parser, kTuple);
+  if (ec == http::error::body_limit) {
+    ctx.read_errors.with({"body_too_large"}).inc();
+    x.res = error(413, "request body exceeds http.max_body_bytes (" +
+                           std::to_string(s.http_max_body_bytes) + ")");
+    x.close_after = true;
+  } else if (ec == beast::error::timeout) {
+    ctx.read_errors.with({"body_timeout"}).inc();  // socket already closed
+    co_return Next::kClose;
+  } else if (ec) {
+    ctx.read_errors.with({"bad_request"}).inc();
+    if (ec == http::error::partial_message || ec == http::error::end_of_stream)
+      co_return Next::kClose;
+    x.res = error(400, "malformed HTTP request body: " + ec.message());
+    x.close_after = true;
+  } else {
+    auto msg = parser.release();
+    x.req.body = std::move(msg.body());
+    x.close_after = !msg.keep_alive();
+    x.res = co_await call_handler(*route, x.req, ctx);
+  }
+  co_return Next::kAnswer;
+}
+
+// Writes the answer (buffered or streamed), counts and logs the exchange, and lingers
+// after an unread body. Returns whether the connection may serve another request;
+// *cut_short when a streamed body was aborted (no TLS close_notify then).
+template <class Io>
+asio::awaitable<bool> write_answer(SessionState& state, Io& io, Exchange& x,
+                                   const SessionContext& ctx, const std::string& remote,
+                                   bool& cut_short) {
+  auto& tcp = state.tcp();
+  const bool tls = state.tls_context != nullptr;
+  bool keep_alive = !x.close_after && !ctx.stopping.load();
+  const bool head_only = x.req.method == "HEAD";
+  const auto write_timeout = std::chrono::milliseconds(ctx.settings.http_body_timeout_ms);
+  size_t bytes = 0;
+  int status = x.res.status;
+  beast::error_code wec;
+  const char* aborted = "";
+  if (x.res.producer) {
+    // HTTP/1.0 has no chunked coding: the streamed body ends with the connection.
+    if (x.version < 11) keep_alive = false;
+    auto producer = std::move(x.res.producer);
+    auto head = beast_head<http::empty_body>(x.res, x.version, keep_alive, tls);
+    auto sent = co_await write_streamed(io, tcp, head, producer, head_only, write_timeout);
+    bytes = sent.body_bytes;
+    wec = sent.write_error;
+    if (sent.producer_error) {
+      // The status is sent; all that is left is to cut the transfer short, which the
+      // client sees as a body without its terminating chunk.
+      ctx.stream_aborted.with({"producer_error"}).inc();
+      spdlog::warn("{} {} {} route={}: streamed answer aborted after {}B: {}", remote, x.req.method,
+                   x.req.path, x.route_label, bytes, describe(sent.producer_error));
+      aborted = " (stream aborted)";
+      keep_alive = false;
+      cut_short = true;
+    } else if (wec) {
+      ctx.stream_aborted.with({"write_failed"}).inc();
+    }
+  } else {
+    auto out = to_beast(std::move(x.res), x.version, keep_alive, head_only, tls);
+    bytes = out.body().size();
+    status = out.result_int();
+    tcp.expires_after(write_timeout);
+    auto [ec, wn] = co_await http::async_write(io, out, kTuple);
+    wec = ec;
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - x.started).count();
+  ctx.requests.with({method_label(x.req.method), x.route_label, std::to_string(status)}).inc();
+  ctx.durations.with({x.route_label}).observe(secs);
+  // The path, never the query string (it may carry a token).
+  spdlog::info("{} {} {} route={} {} {}B {}us{}{}", remote,
+               x.req.method.empty() ? "-" : x.req.method, x.req.path.empty() ? "-" : x.req.path,
+               x.route_label, status, bytes, static_cast<long long>(secs * 1e6),
+               wec ? " (write failed)" : "", aborted);
+  if (!wec && x.body_unread) co_await linger(io, tcp, tls);
+  co_return !wec && keep_alive;
+}
+
+// The request loop over `io` (the TCP stream, or the TLS stream over it): read a head,
+// handle the request, write the answer, until the connection closes, upgrades or the
+// server stops.
+template <class Io>
+asio::awaitable<void> serve_requests(std::shared_ptr<SessionState> state, Io& io,
+                                     const SessionContext& ctx) {
+  auto& tcp = state->tcp();
   beast::flat_buffer buffer;
   // A streamed body was aborted: no TLS close_notify either, so a TLS client sees the
   // truncation whatever its HTTP parser makes of the missing last chunk.
@@ -262,168 +441,17 @@ asio::awaitable<void> serve(std::shared_ptr<SessionState> state, Io& io,
   }
   for (;;) {
     if (ctx.stopping.load()) break;
-    state->idle = true;
-    if (buffer.size() == 0) {
-      // Idle keep-alive wait for the first bytes of the next request.
-      tcp.expires_after(std::chrono::milliseconds(s.http_idle_timeout_ms));
-      auto [ec, n] = co_await io.async_read_some(buffer.prepare(4096), kTuple);
-      if (ec) break;  // closed, idle timeout, or shutdown
-      buffer.commit(n);
-    }
-    state->idle = false;
-    auto started = std::chrono::steady_clock::now();
     Parser parser;
-    parser.header_limit(static_cast<uint32_t>(s.http_max_header_bytes));
-    parser.body_limit(static_cast<uint64_t>(s.http_max_body_bytes));
-    tcp.expires_after(std::chrono::milliseconds(s.http_header_timeout_ms));
-    auto [hec, hn] = co_await http::async_read_header(io, buffer, parser, kTuple);
-    api::Response res;
-    bool close_after = false;
-    api::Request req;
-    bool body_unread = false;
-    std::string route_label = "unmatched";
-    unsigned version = 11;
-    if (hec) {
-      if (hec == http::error::end_of_stream || hec == asio::error::operation_aborted) break;
-      if (hec == beast::error::timeout) {
-        // The stream closed the socket when the deadline passed: nothing can be answered.
-        ctx.read_errors.with({"header_timeout"}).inc();
-        break;
-      } else if (hec == http::error::body_limit) {  // Content-Length over the limit
-        ctx.read_errors.with({"body_too_large"}).inc();
-        res = error(413, "request body exceeds http.max_body_bytes (" +
-                             std::to_string(s.http_max_body_bytes) + ")");
-      } else if (hec == http::error::header_limit) {
-        ctx.read_errors.with({"header_too_large"}).inc();
-        res = error(431,
-                    "request headers exceed " + std::to_string(s.http_max_header_bytes) + " bytes");
-      } else {
-        ctx.read_errors.with({"bad_request"}).inc();
-        res = error(400, "malformed HTTP request: " + hec.message());
-      }
-      close_after = true;
-      body_unread = true;  // the rest of the head and the body are still coming
-    } else {
-      auto& h = parser.get();
-      version = h.version();
-      req.method = std::string(h.method_string());
-      req.target = std::string(h.target());
-      req.remote_addr = remote;
-      for (const auto& f : h) {
-        std::string name(f.name_string());
-        for (char& c : name)
-          c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        req.headers.emplace_back(std::move(name), std::string(f.value()));
-      }
-      if (ctx.stream && targets_stream(req.target)) {
-        route_label = "/ws/metrics";
-        auto refused = co_await admit_upgrade(req, h, parser, buffer, ctx);
-        if (!refused) {
-          double secs =
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-          ctx.requests.with({"GET", route_label, "101"}).inc();
-          ctx.durations.with({route_label}).observe(secs);
-          spdlog::info("{} GET /ws/metrics route=/ws/metrics 101 upgrade", remote);
-          state->upgraded = true;
-          state->idle = false;
-          co_await run_ws_session(std::move(io), parser.release(), std::move(req), *ctx.stream,
-                                  remote);
-          co_return;  // the WebSocket session owned the connection and closed it
-        }
-        res = std::move(*refused);
-        if (!parser.is_done()) {  // a body on an upgrade request stays unread
-          close_after = true;
-          body_unread = true;
-        } else {
-          close_after = !h.keep_alive();
-        }
-      } else {
-        const Route* route = nullptr;
-        auto refused = co_await admit(req, ctx, route, route_label);
-        if (refused) {
-          res = std::move(*refused);
-          if (!parser.is_done()) {  // the body stays unread: answer, then close
-            close_after = true;
-            body_unread = true;
-          } else {
-            close_after = !h.keep_alive();
-          }
-        } else {
-          if (beast::iequals(h[http::field::expect], "100-continue")) {
-            http::response<http::empty_body> cont{http::status::continue_, h.version()};
-            tcp.expires_after(std::chrono::milliseconds(s.http_body_timeout_ms));
-            auto [cec, cn] = co_await http::async_write(io, cont, kTuple);
-            if (cec) break;
-          }
-          tcp.expires_after(std::chrono::milliseconds(s.http_body_timeout_ms));
-          auto [bec, bn] = co_await http::async_read(io, buffer, parser, kTuple);
-          if (bec == http::error::body_limit) {
-            ctx.read_errors.with({"body_too_large"}).inc();
-            res = error(413, "request body exceeds http.max_body_bytes (" +
-                                 std::to_string(s.http_max_body_bytes) + ")");
-            close_after = true;
-          } else if (bec == beast::error::timeout) {
-            ctx.read_errors.with({"body_timeout"}).inc();  // socket already closed
-            break;
-          } else if (bec) {
-            ctx.read_errors.with({"bad_request"}).inc();
-            if (bec == http::error::partial_message || bec == http::error::end_of_stream) break;
-            res = error(400, "malformed HTTP request body: " + bec.message());
-            close_after = true;
-          } else {
-            auto msg = parser.release();
-            req.body = std::move(msg.body());
-            close_after = !msg.keep_alive();
-            res = co_await dispatch(*route, req, ctx);
-          }
-        }
-      }
-      ctx.cors.apply(req, res);
+    Exchange x;
+    Next next = co_await read_request_head(*state, io, buffer, parser, x, ctx);
+    if (next == Next::kClose) break;
+    if (!x.body_unread) {  // a head was read (not an error answer)
+      next = co_await handle_request(state, io, buffer, parser, x, ctx, remote);
+      if (next == Next::kUpgraded) co_return;
+      if (next == Next::kClose) break;
+      ctx.cors.apply(x.req, x.res);
     }
-    bool keep_alive = !close_after && !ctx.stopping.load();
-    const bool head_only = req.method == "HEAD";
-    const auto write_timeout = std::chrono::milliseconds(s.http_body_timeout_ms);
-    size_t bytes = 0;
-    int status = res.status;
-    beast::error_code wec;
-    const char* aborted = "";
-    if (res.producer) {
-      // HTTP/1.0 has no chunked coding: the streamed body ends with the connection.
-      if (version < 11) keep_alive = false;
-      auto producer = std::move(res.producer);
-      auto head = beast_head<http::empty_body>(res, version, keep_alive, tls);
-      auto sent = co_await write_streamed(io, tcp, head, producer, head_only, write_timeout);
-      bytes = sent.body_bytes;
-      wec = sent.write_error;
-      if (sent.producer_error) {
-        // The status is sent; all that is left is to cut the transfer short, which the
-        // client sees as a body without its terminating chunk.
-        ctx.stream_aborted.with({"producer_error"}).inc();
-        spdlog::warn("{} {} {} route={}: streamed answer aborted after {}B: {}", remote, req.method,
-                     req.path, route_label, bytes, describe(sent.producer_error));
-        aborted = " (stream aborted)";
-        keep_alive = false;
-        cut_short = true;
-      } else if (wec) {
-        ctx.stream_aborted.with({"write_failed"}).inc();
-      }
-    } else {
-      auto out = to_beast(std::move(res), version, keep_alive, head_only, tls);
-      bytes = out.body().size();
-      status = out.result_int();
-      tcp.expires_after(write_timeout);
-      auto [ec, wn] = co_await http::async_write(io, out, kTuple);
-      wec = ec;
-    }
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    ctx.requests.with({method_label(req.method), route_label, std::to_string(status)}).inc();
-    ctx.durations.with({route_label}).observe(secs);
-    // The path, never the query string (it may carry a token).
-    spdlog::info("{} {} {} route={} {} {}B {}us{}{}", remote, req.method.empty() ? "-" : req.method,
-                 req.path.empty() ? "-" : req.path, route_label, status, bytes,
-                 static_cast<long long>(secs * 1e6), wec ? " (write failed)" : "", aborted);
-    if (!wec && body_unread) co_await linger(io, tcp, tls);
-    if (wec || !keep_alive) break;
+    if (!co_await write_answer(*state, io, x, ctx, remote, cut_short)) break;
   }
   if constexpr (!std::is_same_v<Io, beast::tcp_stream>) {
     if (!cut_short) {
@@ -440,7 +468,7 @@ asio::awaitable<void> serve(std::shared_ptr<SessionState> state, Io& io,
 
 asio::awaitable<void> run_session(std::shared_ptr<SessionState> state, const SessionContext& ctx) {
   if (auto* plain = std::get_if<SessionState::Plain>(&state->stream)) {
-    co_await serve(state, *plain, ctx);
+    co_await serve_requests(state, *plain, ctx);
     co_return;
   }
   auto& tls = std::get<SessionState::Tls>(state->stream);
@@ -452,7 +480,7 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionState> state, const Ses
     state->tcp().close();
     co_return;
   }
-  co_await serve(state, tls, ctx);
+  co_await serve_requests(state, tls, ctx);
 }
 
 }  // namespace metricsd::server

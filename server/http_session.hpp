@@ -12,6 +12,7 @@
 #include <memory>
 #include <variant>
 
+#include "api/authorizer.hpp"
 #include "core/prom.hpp"
 #include "core/settings.hpp"
 #include "server/router.hpp"
@@ -19,14 +20,13 @@
 
 namespace metricsd::server {
 
-class Authenticator;
 class CorsPolicy;
 
 // What every session shares; owned by HttpServer, outlives every session.
 struct SessionContext {
   const Settings& settings;
   const Router& router;
-  Authenticator& auth;
+  api::Authorizer& auth;
   const CorsPolicy& cors;
   std::atomic<bool>& stopping;  // set on shutdown: finish the current request, then close
   prom::Family<prom::Counter>& requests;

@@ -10,8 +10,9 @@
 #include "core/cli.hpp"
 #include "core/settings.hpp"
 #include "core/version.hpp"
-#include "server/daemon.hpp"
+#include "server/app.hpp"
 #include "server/logging.hpp"
+#include "server/migrate_command.hpp"
 #include "server/token_command.hpp"
 
 extern char** environ;

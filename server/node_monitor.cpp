@@ -14,10 +14,11 @@ namespace metricsd::server {
 namespace asio = boost::asio;
 
 NodeMonitor::NodeMonitor(asio::io_context& ioc, storage::Database& db, const LiveSettings& live,
-                         prom::Registry& metrics)
+                         const CommitFanout& fanout, prom::Registry& metrics)
     : db_(db),
       live_(live),
       timer_(ioc),
+      fanout_(fanout),
       transitions_(metrics.counter("metricsd_node_status_transitions_total",
                                    "Node status changes made by the monitor", {"to"})),
       nodes_(metrics.gauge("metricsd_nodes", "Nodes by status", {"status"})),
@@ -77,7 +78,8 @@ asio::awaitable<void> NodeMonitor::run() {
     for (const auto& c : changes) {
       transitions_.with({std::string(to_string(c.to))}).inc();
       spdlog::info("node {} is now {}", c.node, to_string(c.to));
-      if (hook_) hook_(c.node, c.from, c.to, c.last_seen_ms);
+      fanout_.publish(NodeStatusChange{c.node, c.from, std::string(to_string(c.to)), c.last_seen_ms,
+                                       "node_status"});
     }
   }
 }

@@ -1,6 +1,8 @@
 // NodeMonitor: once a second, derives every node's status (online/stale/offline) from
-// its last heartbeat and records each change as a node_status event. The database work
-// runs on the storage pool; the timer on the io context.
+// its last heartbeat and records each change as a node_status event, then hands each
+// committed change to the CommitFanout (the stream, next alerts).
+// Threads: the timer coroutine runs on the io context; the database work on the storage
+// pool. start() and stop() come from the thread that starts and stops the daemon.
 #pragma once
 
 #include <atomic>
@@ -9,6 +11,7 @@
 #include <functional>
 #include <string>
 
+#include "core/commit_fanout.hpp"
 #include "core/live_settings.hpp"
 #include "core/node_status.hpp"
 #include "core/prom.hpp"
@@ -18,13 +21,8 @@ namespace metricsd::server {
 
 class NodeMonitor {
  public:
-  // Called (on an io thread) for each transition this daemon made; the stream hub's hook.
-  using TransitionHook = std::function<void(const std::string& node, std::string_view from,
-                                            NodeStatus to, int64_t last_seen_ms)>;
-
   NodeMonitor(boost::asio::io_context& ioc, storage::Database& db, const LiveSettings& live,
-              prom::Registry& metrics);
-  void on_transition(TransitionHook hook) { hook_ = std::move(hook); }
+              const CommitFanout& fanout, prom::Registry& metrics);
   void start();
   void stop();
 
@@ -35,7 +33,7 @@ class NodeMonitor {
   const LiveSettings& live_;  // the thresholds, read each pass
   boost::asio::steady_timer timer_;
   std::atomic<bool> stopping_{false};
-  TransitionHook hook_;  // set before start()
+  const CommitFanout& fanout_;  // each committed transition
   prom::Family<prom::Counter>& transitions_;
   prom::Family<prom::Gauge>& nodes_;
   prom::Counter& failures_;

@@ -55,6 +55,11 @@ void Router::add(std::string method, std::string pattern, Access access, Handler
       {std::move(method), std::move(pattern), std::move(segments), access, std::move(handler)});
 }
 
+void Router::add_websocket(std::string pattern, Access access) {
+  add("GET", std::move(pattern), access, nullptr);
+  routes_.back().websocket = true;
+}
+
 RouteMatch Router::match(std::string_view method, std::span<const std::string> segments) const {
   RouteMatch out;
   std::string_view want = method == "HEAD" ? std::string_view("GET") : method;

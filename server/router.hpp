@@ -23,7 +23,8 @@ struct Route {
   std::string pattern;                // "/api/v1/nodes/{node_id}"
   std::vector<std::string> segments;  // "api", "v1", "nodes", "{node_id}"
   Access access = Access::kAdmin;     // who may call it; enforced before the body is read
-  Handler handler;
+  Handler handler;                    // empty for a WebSocket route
+  bool websocket = false;             // a GET that upgrades (the session hands it over)
 };
 
 struct RouteMatch {
@@ -39,6 +40,8 @@ class Router {
   // Throws std::invalid_argument on a malformed pattern or a duplicate route. Every
   // route states its access: there is no default.
   void add(std::string method, std::string pattern, Access access, Handler handler);
+  // A GET route that upgrades to a WebSocket; the HTTP session serves it.
+  void add_websocket(std::string pattern, Access access);
   // `segments` are the decoded path segments ("/a/b" -> {"a","b"}).
   RouteMatch match(std::string_view method, std::span<const std::string> segments) const;
   const std::vector<Route>& routes() const { return routes_; }

@@ -1,21 +1,12 @@
-// The route table: every endpoint the daemon serves, in one place.
+// Binds the route table (api/route_table.hpp) to the handler objects: one router entry
+// per line of the table.
 #pragma once
 
-#include "api/events_handlers.hpp"
-#include "api/ingest_handlers.hpp"
-#include "api/ops_handlers.hpp"
-#include "api/query_handlers.hpp"
+#include "api/endpoints.hpp"
 #include "server/router.hpp"
 
 namespace metricsd::server {
 
-struct Handlers {
-  api::OpsHandlers& ops;
-  api::IngestHandlers& ingest;
-  api::EventsHandlers& events;
-  api::QueryHandlers& query;
-};
-
-void register_routes(Router& router, Handlers& h);
+void register_routes(Router& router, api::Endpoints& endpoints);
 
 }  // namespace metricsd::server

@@ -93,17 +93,15 @@ bool StreamHub::update(Update u) {
   return true;
 }
 
-void StreamHub::publish(const storage::CommittedBatch& committed) {
-  if (!any_metrics_.load()) return;  // nobody streams metrics: copy nothing
+size_t StreamHub::publish(const CommittedBatch& committed) {
+  if (!any_metrics_.load()) return 0;  // nobody streams metrics: copy nothing
   Batch b;
   b.committed_ms = wall_ms();
-  size_t n = 0;
-  for (const auto* part : *committed.parts)
-    n += part->size();
+  size_t n = committed.samples();
   b.series_ids.reserve(n);
   b.ts_ms.reserve(n);
   b.values.reserve(n);
-  for (const auto* part : *committed.parts) {
+  for (const auto* part : committed.parts) {
     b.series_ids.insert(b.series_ids.end(), part->series_ids.begin(), part->series_ids.end());
     b.ts_ms.insert(b.ts_ms.end(), part->ts_ms.begin(), part->ts_ms.end());
     b.values.insert(b.values.end(), part->values.begin(), part->values.end());
@@ -119,7 +117,7 @@ void StreamHub::publish(const storage::CommittedBatch& committed) {
             "(stream.max_pending_samples)",
             n, pending_samples_);
       dropping_ = true;
-      return;
+      return n;
     }
     if (dropping_) spdlog::info("stream hub: streaming every committed sample again");
     dropping_ = false;
@@ -127,24 +125,24 @@ void StreamHub::publish(const storage::CommittedBatch& committed) {
     batches_.push_back(std::move(b));
   }
   cv_.notify_one();
+  return 0;
 }
 
-void StreamHub::publish_node(const std::string& node, std::string_view from, std::string_view to,
-                             int64_t last_seen_ms, std::string_view event_type) {
+bool StreamHub::publish_node(const NodeStatusChange& c) {
   {
     std::lock_guard lock(mu_);
     if (notices_.size() >= kMaxNotices) {
       // The hub thread is far behind; the counter has every one after the first.
       if (metrics_.hub_dropped_notices.value() == 0)
-        spdlog::warn("stream hub: node change of {} not streamed, {} waiting", node,
+        spdlog::warn("stream hub: node change of {} not streamed, {} waiting", c.node,
                      notices_.size());
       metrics_.hub_dropped_notices.inc();
-      return;
+      return false;
     }
-    notices_.push_back({node, std::string(from), std::string(to), std::string(event_type),
-                        last_seen_ms, wall_ms()});
+    notices_.push_back({c.node, c.from, c.to, c.event_type, c.last_seen_ms, wall_ms()});
   }
   cv_.notify_one();
+  return true;
 }
 
 void StreamHub::close_all(uint16_t code, const char* reason) {

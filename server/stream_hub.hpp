@@ -4,8 +4,8 @@
 // asks the SubscriptionIndex which groups of clients want which samples, serializes one
 // `metrics` message per group and offers it to each client's bounded queue (StreamSink).
 //
-// Threads: publish() runs on the writer thread and only copies the batch into a bounded
-// queue (stream.max_pending_samples; beyond, the batch is counted and not streamed);
+// Threads: publish() runs on the committing thread (CommitFanout) and only copies the batch into a
+// bounded queue (stream.max_pending_samples; beyond, the batch is counted and not streamed);
 // subscribe()/detach()/publish_node() come from io threads and only queue a command. The
 // hub's own thread does everything else and never waits on a socket: a sink's deliver
 // only queues and wakes its session. Beast-free.
@@ -25,13 +25,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/committed_batch.hpp"
 #include "core/head.hpp"
 #include "core/live_settings.hpp"
 #include "core/settings.hpp"
 #include "core/stream_client_queue.hpp"
 #include "core/stream_subscriptions.hpp"
 #include "server/stream_metrics.hpp"
-#include "storage/group_commit_writer.hpp"
 #include "storage/series_registry.hpp"
 
 namespace metricsd::server {
@@ -83,12 +83,12 @@ class StreamHub {
   };
   bool update(Update u);
 
-  // Writer thread, after COMMIT: copies the batch and returns.
-  void publish(const storage::CommittedBatch& batch);
-  // A node's status changed (io thread): a `node` message and an `event` message of
-  // `event_type` (node_status, or node_registered for a node seen for the first time).
-  void publish_node(const std::string& node, std::string_view from, std::string_view to,
-                    int64_t last_seen_ms, std::string_view event_type = "node_status");
+  // The CommitFanout's consumer, on the committing thread: copies the batch into the
+  // bounded queue and returns the samples it dropped (the queue was full).
+  size_t publish(const CommittedBatch& batch);
+  // A node's status changed (the fan-out's node consumer, any thread): a `node` message
+  // and an `event` message of its event_type. False when the notice queue was full.
+  bool publish_node(const NodeStatusChange& change);
 
   // Closes every client with `code` (1001 on shutdown); from then on closing() is true,
   // so a session that attaches later closes itself.

@@ -2,6 +2,11 @@
 // (TLS 1.2 and 1.3 only, forward-secret AEAD ciphers, no compression or renegotiation),
 // replaced on SIGHUP. Connections keep the context they started with; a reload that
 // fails keeps the old one and says why. Asio's SSL headers stay in the .cpp.
+//
+// Threads: current() from io threads (each new connection), reload() from the SIGHUP
+// reload thread (md-tls-reload; it reads files, so never on an io thread). ctx_ is
+// guarded by mu_; a connection holds its own shared_ptr, so a reload never pulls a
+// context from under a handshake.
 #pragma once
 
 #include <memory>

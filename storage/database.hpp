@@ -2,6 +2,12 @@
 // task that connects (retrying with backoff while the server is unreachable, saying why
 // in the log), applies migrations and creates the first admin token. Until that has
 // succeeded the daemon is not ready (/readyz answers 503 with the reason).
+//
+// Threads: start()/stop() from the thread that starts and stops the daemon. The start-up
+// task runs on its own thread (startup_) and so do the on_ready callbacks: they run
+// there, once per attempt until one succeeds, before ready() turns true; they may block on the
+// database. ready()/schema_version() are atomics read from any thread; reason_ is
+// guarded by mu_. The pools have threads of their own (storage/storage_pool.hpp).
 #pragma once
 
 #include <atomic>

@@ -25,8 +25,10 @@ struct GroupCommitWriter::Connection {
   PgConnection pg;
 };
 
-GroupCommitWriter::GroupCommitWriter(Options options, prom::Registry& metrics)
+GroupCommitWriter::GroupCommitWriter(Options options, const CommitFanout& fanout,
+                                     prom::Registry& metrics)
     : options_(std::move(options)),
+      fanout_(fanout),
       commit_seconds_(metrics
                           .histogram("metricsd_ingest_commit_duration_seconds",
                                      "Time of one group commit (COPY + COMMIT)", {},
@@ -184,10 +186,7 @@ void GroupCommitWriter::commit(std::vector<Pending>& group) {
   committed_samples_.inc(static_cast<double>(total));
   commits_.inc();
   group_requests_.observe(static_cast<double>(group.size()));
-  if (hook_) {
-    CommittedBatch batch{0, &parts};
-    hook_(batch);
-  }
+  fanout_.publish(CommittedBatch{parts});
   for (auto& p : group)
     p.done(nullptr);
 }

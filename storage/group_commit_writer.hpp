@@ -1,8 +1,14 @@
 // GroupCommitWriter: the durable write path. Requests queue their samples (already
 // resolved to series ids); one writer thread takes everything queued, writes it as one
 // inbox row (parallel arrays) with a binary COPY inside one transaction, commits, and
-// only then completes every waiting request. The queue is bounded in samples; beyond it
-// a request is refused at once (Overloaded -> 503 + Retry-After), never dropped later.
+// hands the committed samples to the CommitFanout (head, stream, ...), and only then
+// completes every waiting request. The queue is bounded in samples; beyond it a request
+// is refused at once (Overloaded -> 503 + Retry-After), never dropped later.
+//
+// Threads: submit()/write() from any thread (io threads); they only queue under mu_.
+// The writer thread owns the connection and runs the fan-out. stop() (from the thread
+// that shuts the daemon down) commits what is queued, completes every waiting request,
+// and joins; submissions after it fail with Unavailable.
 #pragma once
 
 #include <boost/asio/async_result.hpp>
@@ -21,24 +27,14 @@
 #include <thread>
 #include <vector>
 
+#include "core/commit_fanout.hpp"
+#include "core/committed_batch.hpp"
 #include "core/prom.hpp"
 #include "storage/storage_pool.hpp"
 
 namespace metricsd::storage {
 
-// Samples of one request, by series id.
-struct SampleRows {
-  std::vector<int64_t> series_ids;
-  std::vector<int64_t> ts_ms;
-  std::vector<double> values;
-  size_t size() const { return values.size(); }
-};
-
-// What one commit wrote; handed to the commit hook (head, stream) after COMMIT.
-struct CommittedBatch {
-  int64_t batch_id = 0;
-  const std::vector<const SampleRows*>* parts = nullptr;
-};
+using metricsd::SampleRows;
 
 class GroupCommitWriter {
  public:
@@ -49,15 +45,14 @@ class GroupCommitWriter {
     int connect_timeout_ms = 5000;
   };
   using Done = std::function<void(std::exception_ptr)>;
-  using CommitHook = std::function<void(const CommittedBatch&)>;
 
-  GroupCommitWriter(Options options, prom::Registry& metrics);
+  // `fanout` gets every committed group, on the writer thread, before its requests are
+  // completed; it must outlive the writer.
+  GroupCommitWriter(Options options, const CommitFanout& fanout, prom::Registry& metrics);
   ~GroupCommitWriter();
   GroupCommitWriter(const GroupCommitWriter&) = delete;
   GroupCommitWriter& operator=(const GroupCommitWriter&) = delete;
 
-  // Runs on the writer thread after each commit, before requests are completed.
-  void set_commit_hook(CommitHook hook) { hook_ = std::move(hook); }
   void start();
   // Commits what is queued, then stops; later submissions fail with Unavailable.
   void stop();
@@ -81,7 +76,7 @@ class GroupCommitWriter {
   void commit(std::vector<Pending>& group);
 
   const Options options_;
-  CommitHook hook_;  // set before start()
+  const CommitFanout& fanout_;
   prom::Histogram& commit_seconds_;
   prom::Counter& committed_samples_;
   prom::Counter& commits_;

@@ -1,7 +1,11 @@
 // Node and event SQL; see node_store.hpp.
 #include "storage/node_store.hpp"
 
+#include <fmt/format.h>
+#include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
+#include <type_traits>
 
 #include "core/time_parse.hpp"
 
@@ -44,6 +48,11 @@ ON CONFLICT (node_id) DO UPDATE SET
   status = 'online', last_seen = now())";
 constexpr const char* kNodeEvent =
     "INSERT INTO events (node_id, type, data) VALUES ($1, $2, $3::jsonb)";
+// A heartbeat's samples: one inbox row, as the group commit writer writes them (text
+// arrays: a heartbeat carries tens of samples, not the writer's millions).
+constexpr const char* kInsertInbox =
+    "INSERT INTO inbox (series_ids, ts_ms, vals, min_ts_ms, max_ts_ms, n) "
+    "VALUES ($1::bigint[], $2::bigint[], $3::float8[], $4, $5, $6)";
 constexpr const char* kTakeCommands = R"(
 UPDATE commands SET status = 'delivered', delivered_at = now()
 WHERE node_id = $1 AND status = 'pending'
@@ -84,28 +93,54 @@ NodeRow node_row(const pqxx::row& row) {
   return n;
 }
 
+// A PostgreSQL array literal: "{1,2,3}". Doubles print in their shortest form that reads
+// back exactly.
+template <class T>
+std::string array_text(const std::vector<T>& v) {
+  std::string out = "{";
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) out += ',';
+    if constexpr (std::is_floating_point_v<T>) {
+      if (std::isnan(v[i]))
+        out += "NaN";
+      else if (std::isinf(v[i]))
+        out += v[i] > 0 ? "Infinity" : "-Infinity";
+      else
+        out += fmt::format("{}", v[i]);
+    } else {
+      out += std::to_string(v[i]);
+    }
+  }
+  out += '}';
+  return out;
+}
+
 }  // namespace
 
-std::vector<PendingCommand> record_heartbeat(pqxx::connection& c, const HeartbeatUpdate& u,
-                                             std::string* previous_status) {
+HeartbeatCommit commit_heartbeat(pqxx::connection& c, const HeartbeatUpdate& u,
+                                 const SampleRows& samples) {
+  HeartbeatCommit out;
   pqxx::work tx(c);
+  if (samples.size() > 0) {
+    auto [lo, hi] = std::minmax_element(samples.ts_ms.begin(), samples.ts_ms.end());
+    tx.exec_params(kInsertInbox, array_text(samples.series_ids), array_text(samples.ts_ms),
+                   array_text(samples.values), *lo, *hi, static_cast<int64_t>(samples.size()));
+  }
   auto old = tx.exec_params(kLockNode, u.node_id);
-  std::string previous = old.empty() ? "" : old[0][0].as<std::string>();
+  out.previous_status = old.empty() ? "" : old[0][0].as<std::string>();
   tx.exec_params(kUpsertNode, u.node_id, u.type, u.hostname, u.labels_json, u.state_json,
                  u.info_json, u.interval_s);
-  if (!previous.empty() && previous != "online") {
-    nlohmann::json data = {{"from", previous}, {"to", "online"}};
+  if (!out.previous_status.empty() && out.previous_status != "online") {
+    nlohmann::json data = {{"from", out.previous_status}, {"to", "online"}};
     tx.exec_params(kNodeEvent, u.node_id, "node_status", data.dump());
-  } else if (previous.empty()) {
+  } else if (out.previous_status.empty()) {
     nlohmann::json data = {{"from", "new"}, {"to", "online"}};
     tx.exec_params(kNodeEvent, u.node_id, "node_registered", data.dump());
   }
-  std::vector<PendingCommand> out;
   for (const auto& row : tx.exec_params(kTakeCommands, u.node_id))
-    out.push_back({row[0].as<int64_t>(), row[1].as<std::string>(), row[2].as<std::string>(),
-                   row[3].as<int64_t>()});
+    out.commands.push_back({row[0].as<int64_t>(), row[1].as<std::string>(),
+                            row[2].as<std::string>(), row[3].as<int64_t>()});
   tx.commit();
-  if (previous_status) *previous_status = std::move(previous);
   return out;
 }
 

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/committed_batch.hpp"
+
 namespace metricsd::storage {
 
 struct NodeLiveness {
@@ -40,11 +42,18 @@ struct PendingCommand {
   int64_t created_ms = 0;
 };
 
-// Upserts the node as online (an event when it was not), and hands out its pending
-// commands (marking them delivered). One transaction. *previous_status (when given) gets
-// the status before, "" for a node seen for the first time.
-std::vector<PendingCommand> record_heartbeat(pqxx::connection& c, const HeartbeatUpdate& u,
-                                             std::string* previous_status = nullptr);
+// What a committed heartbeat yields: the node's pending commands (now marked delivered)
+// and its status before ("" for a node seen for the first time).
+struct HeartbeatCommit {
+  std::vector<PendingCommand> commands;
+  std::string previous_status;
+};
+
+// A heartbeat as one unit, in one transaction: its samples as one inbox row (when there
+// are any), the node upserted as online (an event when it was not), its pending commands
+// handed out. Either all of it commits or none of it does.
+HeartbeatCommit commit_heartbeat(pqxx::connection& c, const HeartbeatUpdate& u,
+                                 const SampleRows& samples);
 
 struct EventFilter {
   std::optional<std::string> node;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "api/query_params.hpp"
+#include "api/route_table.hpp"
 #include "core/names.hpp"
 #include "core/query_plan.hpp"
 #include "core/series_filter.hpp"
@@ -21,7 +22,6 @@
 #include "core/time_parse.hpp"
 #include "server/request_target.hpp"
 #include "server/router.hpp"
-#include "tests/fuzz/route_table.hpp"
 
 namespace {
 
@@ -37,8 +37,8 @@ void check(bool ok) {
 const server::Router& router() {
   static const server::Router r = [] {
     server::Router out;
-    for (const auto& [method, pattern] : test::kRouteTable)
-      out.add(std::string(method), std::string(pattern), Access::kViewer, nullptr);
+    for (const auto& route : api::route_table())
+      out.add(std::string(route.method), std::string(route.pattern), route.access, nullptr);
     return out;
   }();
   return r;

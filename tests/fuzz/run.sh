@@ -23,7 +23,7 @@ fi
 
 # Everything the targets link, and nothing that needs the generated version header,
 # Beast or libpqxx.
-sources=(api/line_protocol.cpp api/ingest_decode.cpp api/line_series_cache.cpp api/json_text.cpp
+sources=(api/line_protocol.cpp api/ingest_decode.cpp api/heartbeat_decode.cpp api/line_series_cache.cpp api/json_text.cpp
          core/names.cpp core/time_parse.cpp
          core/sample_batch.cpp core/settings.cpp api/http_types.cpp api/query_params.cpp
          core/query_plan.cpp core/compaction.cpp core/series_filter.cpp server/router.cpp

@@ -121,6 +121,39 @@ TEST(Durability, EveryAcknowledgedSampleSurvivesSigkillMidStream) {
                                      dir.path().string())));
 }
 
+// SIGTERM while writers are busy: the drain answers every request in flight and the
+// writer commits what it queued before PostgreSQL stops, so every 2xx survives the
+// restart and the daemon exits 0 without a failed commit in its log.
+TEST(Durability, EveryAcknowledgedSampleSurvivesSigtermMidStream) {
+  TempDir dir;
+  auto d = std::make_unique<Daemon>(dir.path());
+  ASSERT_TRUE(d->wait_ready()) << d->log();
+  std::atomic<int> port{d->port()};
+  std::atomic<bool> stop{false};
+  Outcome out;
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 4; ++w)
+    writers.emplace_back([&, w] { write_until(0, port, w, stop, out); });
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(out.mu);
+    return out.acknowledged.size() > 20;
+  })) << "the writers did not get going";
+  d->signal(SIGTERM);
+  auto code = d->wait_exit(30s);
+  stop = true;
+  for (auto& t : writers)
+    t.join();
+  ASSERT_EQ(code, std::optional<int>(0)) << d->log();
+  std::string log = d->log();
+  EXPECT_EQ(log.find("commit of"), std::string::npos) << "a group commit failed:\n" << log;
+  EXPECT_NE(log.find("metricsd stopped"), std::string::npos) << log;
+  d = std::make_unique<Daemon>(dir.path());
+  ASSERT_TRUE(d->wait_ready()) << d->log();
+  expect_all_acknowledged_stored(
+      out, stored_values(fmt::format("host={}/run port=5432 user=postgres dbname=metricsd",
+                                     dir.path().string())));
+}
+
 int free_port() {
   boost::asio::io_context ioc;
   boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});

@@ -171,5 +171,32 @@ TEST_F(IngestHeartbeat, BadRequestsAre400Or415AndRegisterNothing) {
   EXPECT_EQ(events("hb-bad"), std::vector<std::string>{});
 }
 
+// A heartbeat is one unit: when recording the node fails, none of its samples are stored
+// (nor in the head, which `latest` reads), and the agent's retry then stores them once.
+TEST_F(IngestHeartbeat, AFailedNodeRecordStoresNoneOfItsSamples) {
+  ASSERT_EQ(post("/api/v1/nodes/hb-unit/heartbeat", R"({"type": "x"})").status, 200);
+  db().exec(R"(
+    CREATE FUNCTION refuse_hb_unit() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.node_id = 'hb-unit' THEN RAISE EXCEPTION 'node record refused by the test'; END IF;
+      RETURN NEW;
+    END $$;
+    CREATE TRIGGER refuse_hb_unit BEFORE UPDATE ON nodes
+      FOR EACH ROW EXECUTE FUNCTION refuse_hb_unit();)");
+  const std::string body = R"({"metrics": {"gpu.temp_c": 81.5, "llm.tokens_per_s": 900}})";
+  auto r = post("/api/v1/nodes/hb-unit/heartbeat", body);
+  EXPECT_EQ(r.status, 500) << r.body;
+  EXPECT_EQ(db().stored("hb-unit"), 0) << "samples of a failed heartbeat were stored";
+  auto latest = http_request(port(), "GET", "/api/v1/latest?node=hb-unit");
+  ASSERT_EQ(latest.status, 200) << latest.body;
+  EXPECT_EQ(latest.body.find("gpu.temp_c"), std::string::npos) << latest.body;
+
+  db().exec("DROP TRIGGER refuse_hb_unit ON nodes; DROP FUNCTION refuse_hb_unit();");
+  ASSERT_EQ(post("/api/v1/nodes/hb-unit/heartbeat", body).status, 200);
+  EXPECT_EQ(db().stored("hb-unit"), 2);
+  latest = http_request(port(), "GET", "/api/v1/latest?node=hb-unit");
+  EXPECT_NE(latest.body.find("gpu.temp_c"), std::string::npos) << latest.body;
+}
+
 }  // namespace
 }  // namespace metricsd::test

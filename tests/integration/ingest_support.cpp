@@ -103,6 +103,11 @@ pqxx::result Db::query(const std::string& sql, const std::string& param) {
   return tx.exec_params(sql, param);
 }
 
+void Db::exec(const std::string& sql) {
+  pqxx::nontransaction tx(conn_);
+  tx.exec(sql);
+}
+
 void expect_error(const HttpResult& r, int status, const std::string& code) {
   EXPECT_EQ(r.status, status) << r.body;
   EXPECT_EQ(r.header("content-type"), "application/json");

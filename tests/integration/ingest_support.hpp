@@ -51,6 +51,7 @@ class Db {
   int64_t stored(const std::string& node);
   int64_t series(const std::string& node);
   pqxx::result query(const std::string& sql, const std::string& param);
+  void exec(const std::string& sql);  // statements without parameters (DDL)
 
  private:
   pqxx::connection conn_;

@@ -6,10 +6,18 @@
 // built on the calling (io) thread without the database, checked against the head's tiers
 // generation; otherwise a read-pool thread reads the missing days (or, for reads too large
 // to cache, exactly the range) under the head's tiers lock.
+//
+// Threads: run() from any io thread, concurrently. Locks: the head's tiers_mutex is taken
+// shared on the read-pool thread only (never on an io thread, where it could wait on a
+// compaction's commit); the io-thread path takes no lock and instead checks that the
+// head's tiers generation was the same even number before and after it read.
+// Cache policy: a read fills the cache when its days fit kMaxFillRows; exports pass
+// Keep::kNo so they do not push out what dashboards ask for.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <optional>
+#include <stdexcept>
 #include <vector>
 
 #include "core/head.hpp"
@@ -18,7 +26,13 @@
 #include "core/tier_cache.hpp"
 #include "storage/database.hpp"
 
-namespace metricsd::api {
+namespace metricsd::query {
+
+// A read outlived query.timeout_ms (the database cancelled it).
+class QueryTimedOut : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 class QueryReader {
  public:
@@ -28,8 +42,8 @@ class QueryReader {
   // Whether rollup days read from the database are kept in the cache (an export's are
   // not: they would push out what dashboards keep asking for).
   enum class Keep { kYes, kNo };
-  // Points per series id, in the order given. Throws ApiError 503 when the database is not
-  // ready or the read outlives query.timeout_ms.
+  // Points per series id, in the order given. Throws storage::Unavailable when the
+  // database is not ready, QueryTimedOut when the read outlives query.timeout_ms.
   boost::asio::awaitable<std::vector<Points>> run(const std::vector<int64_t>& ids,
                                                   const QueryRange& r, Keep keep = Keep::kYes);
 
@@ -50,4 +64,4 @@ class QueryReader {
   prom::Family<prom::Counter>& cache_answers_;
 };
 
-}  // namespace metricsd::api
+}  // namespace metricsd::query

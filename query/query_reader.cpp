@@ -1,5 +1,5 @@
 // Reads behind /api/v1/query; see query_reader.hpp.
-#include "api/query_reader.hpp"
+#include "query/query_reader.hpp"
 
 #include <fmt/format.h>
 #include <algorithm>
@@ -11,10 +11,9 @@
 #include <shared_mutex>
 #include <unordered_map>
 
-#include "api/http_types.hpp"
 #include "storage/query_store.hpp"
 
-namespace metricsd::api {
+namespace metricsd::query {
 namespace {
 
 // An answer from cached days is built on the io thread only while it is this small.
@@ -82,7 +81,7 @@ boost::asio::awaitable<std::vector<Points>> QueryReader::run(const std::vector<i
   tiers_.with({std::string(to_string(plan.tier))}).inc();
   if (ids.empty()) co_return std::vector<Points>{};
   // Also before the cache: while the database comes back, the head is being rebuilt.
-  if (!db_.ready()) throw ApiError::unavailable(db_.not_ready_reason(), 2);
+  if (!db_.ready()) throw storage::Unavailable(db_.not_ready_reason());
   bool cached = plan.tier != Tier::kRaw && cache_.enabled();
   if (cached && !plan.has_raw_ends(r.from_ms, r.to_ms)) {
     if (auto hit = from_cache(ids, r, plan)) {
@@ -106,11 +105,10 @@ boost::asio::awaitable<std::vector<Points>> QueryReader::run(const std::vector<i
     });
   } catch (const pqxx::sql_error& e) {
     if (e.sqlstate() != "57014") throw;  // 57014: cancelled by statement_timeout
-    throw ApiError::unavailable(
+    throw QueryTimedOut(
         fmt::format("the query took longer than query.timeout_ms ({} ms); narrow the range or "
                     "the series",
-                    timeout_ms_),
-        1);
+                    timeout_ms_));
   }
 }
 
@@ -231,4 +229,4 @@ std::vector<Points> QueryReader::direct(pqxx::transaction_base& tx, const std::v
   return out;
 }
 
-}  // namespace metricsd::api
+}  // namespace metricsd::query

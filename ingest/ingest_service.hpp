@@ -1,0 +1,73 @@
+// IngestService: stores decoded writes durably. A write's series are resolved through the
+// SeriesRegistry (new ones created on a storage thread), its samples handed to the
+// GroupCommitWriter, and the caller resumes once they are committed and in the
+// CommitFanout's consumers (head, stream). A heartbeat is one unit: its samples and its
+// node record commit in one transaction, then go to the fan-out.
+//
+// The path of a line-protocol write, socket to COMMIT and back:
+//   io thread:      HttpSession reads the request → router → IngestHandlers (decode,
+//                   Authorizer: node binding, sample budget) → IngestService::write
+//   storage thread: SeriesRegistry::create for series never seen (StoragePool::run,
+//                   resumes on the io thread)
+//   writer thread:  GroupCommitWriter groups queued requests → COPY → COMMIT →
+//                   CommitFanout::publish (head, rate, stream hub queue) → completes each
+//                   request by posting to its io executor
+//   io thread:      the handler answers 204.
+//
+// Threads: every member may be called from any io thread concurrently; the service holds
+// no state of its own beyond counters (atomic). Failures it throws: SeriesLimitExceeded
+// (storage/series_registry.hpp), storage::Overloaded (the writer's queue or the pool's is
+// full), storage::Unavailable (no database); the api layer maps them (api/errors.hpp).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/commit_fanout.hpp"
+#include "core/prom.hpp"
+#include "core/sample_batch.hpp"
+#include "storage/database.hpp"
+#include "storage/group_commit_writer.hpp"
+#include "storage/node_store.hpp"
+#include "storage/series_registry.hpp"
+
+namespace metricsd::ingest {
+
+class IngestService {
+ public:
+  IngestService(storage::Database& db, storage::SeriesRegistry& registry,
+                storage::GroupCommitWriter& writer, const CommitFanout& fanout,
+                prom::Registry& metrics);
+
+  // The distinct nodes whose samples the batch holds (for node-bound tokens).
+  std::vector<std::string> nodes_of(const SampleBatch& batch) const;
+
+  // Commits the batch's samples; returns once they are durable. `format` labels the
+  // accepted-samples counter (json, line_protocol).
+  boost::asio::awaitable<void> write(SampleBatch batch, const char* format);
+
+  // The heartbeat of `update.node_id` with its samples, in one transaction; then its
+  // samples and (if it came online) its status change go to the fan-out.
+  boost::asio::awaitable<storage::HeartbeatCommit> heartbeat(storage::HeartbeatUpdate update,
+                                                             SampleBatch samples, int64_t now_ms);
+
+  // A write refused before it reached the service (bad input, budget), by reason.
+  void count_rejected(const char* reason, size_t samples);
+
+ private:
+  // The batch's samples by series id, creating series the registry lacks.
+  boost::asio::awaitable<SampleRows> resolve(SampleBatch batch);
+
+  storage::Database& db_;
+  storage::SeriesRegistry& registry_;
+  storage::GroupCommitWriter& writer_;
+  const CommitFanout& fanout_;
+  prom::Family<prom::Counter>& accepted_;
+  prom::Family<prom::Counter>& rejected_requests_;
+  prom::Family<prom::Counter>& rejected_samples_;
+  prom::Counter& heartbeats_;
+};
+
+}  // namespace metricsd::ingest
