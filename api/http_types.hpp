@@ -1,6 +1,6 @@
 // The request and response every handler sees, free of the transport (no Beast here),
 // and ApiError, the one way a handler reports a failure. The server turns an ApiError
-// into the JSON error model of API.md.
+// into the JSON error model of docs/api.md.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

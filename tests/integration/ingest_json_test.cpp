@@ -28,7 +28,7 @@ class IngestJson : public IngestBase {
 };
 
 TEST_F(IngestJson, ApiExampleBodyIsStoredWithDefaults) {
-  // The example of API.md, its times moved into the retention window.
+  // The example of docs/api.md, its times moved into the retention window.
   int64_t t0 = now_s_ - 3600, t1 = now_s_ - 1800;
   std::string body = fmt::format(R"({{"node": "gpu-07", "ts": "{}",
    "samples": [{{"metric": "gpu.temp_c", "value": 71.5, "labels": {{"gpu": "0"}}}},

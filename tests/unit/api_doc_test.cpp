@@ -14,8 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "api/route_table.hpp"
 #include "core/roles.hpp"
-#include "tests/fuzz/route_table.hpp"
 
 namespace metricsd {
 namespace {
@@ -26,55 +26,12 @@ struct ServedRoute {
   std::string access;   // access_name() of what the route requires
 };
 
-// The access each route of tests/fuzz/route_table.hpp is registered with in
-// server/routes.cpp, server/control_routes.cpp and server/nodes_routes.cpp.
-const std::map<std::pair<std::string_view, std::string_view>, Access>& registered_access() {
-  static const std::map<std::pair<std::string_view, std::string_view>, Access> m = {
-      {{"GET", "/healthz"}, Access::kPublic},
-      {{"GET", "/readyz"}, Access::kPublic},
-      {{"GET", "/metrics"}, Access::kPublic},
-      {{"GET", "/api/v1/version"}, Access::kPublic},
-      {{"GET", "/api/v1/routes"}, Access::kViewer},
-      {{"POST", "/api/v1/metrics"}, Access::kWrite},
-      {{"POST", "/api/v1/write"}, Access::kWrite},
-      {{"POST", "/write"}, Access::kWrite},
-      {{"POST", "/api/v1/nodes/{node_id}/heartbeat"}, Access::kWrite},
-      {{"GET", "/api/v1/events"}, Access::kViewer},
-      {{"GET", "/api/v1/query"}, Access::kViewer},
-      {{"GET", "/api/v1/latest"}, Access::kViewer},
-      {{"GET", "/api/v1/series"}, Access::kViewer},
-      {{"GET", "/api/v1/metrics/{category}"}, Access::kViewer},
-      {{"GET", "/api/v1/metrics/history/{category}/{timeframe}"}, Access::kViewer},
-      {{"GET", "/api/v1/nodes"}, Access::kViewer},
-      {{"GET", "/api/v1/nodes/{node_id}"}, Access::kViewer},
-      {{"GET", "/api/v1/summary"}, Access::kViewer},
-      {{"POST", "/api/v1/tokens"}, Access::kAdmin},
-      {{"GET", "/api/v1/tokens"}, Access::kAdmin},
-      {{"DELETE", "/api/v1/tokens/{id}"}, Access::kAdmin},
-      {{"GET", "/api/v1/audit"}, Access::kAdmin},
-      {{"GET", "/api/v1/config"}, Access::kAdmin},
-      {{"POST", "/api/v1/config/update"}, Access::kAdmin},
-      {{"POST", "/api/v1/nodes/{node_id}/commands"}, Access::kOperator},
-      {{"GET", "/api/v1/nodes/{node_id}/commands"}, Access::kAgentRead},
-      {{"POST", "/api/v1/nodes/{node_id}/commands/{id}/ack"}, Access::kWrite},
-      {{"POST", "/api/v1/fleet/commands"}, Access::kOperator},
-  };
-  return m;
-}
-
-// Every route the daemon serves, with its access. Today the router's routes come from the
-// fuzz target's (method, pattern) table plus the access map above; once the one
-// declarative route table exists, this loop reads it instead and the map goes.
+// Every route the daemon serves, with its access: the route table it is built from.
 std::vector<ServedRoute> served_routes() {
   std::vector<ServedRoute> out;
-  for (const auto& [method, pattern] : test::kRouteTable) {
-    auto it = registered_access().find({method, pattern});
-    out.push_back({std::string(method), std::string(pattern),
-                   it == registered_access().end() ? "<missing from registered_access()>"
-                                                   : std::string(access_name(it->second))});
-  }
-  // Served before routing (server/http_session.cpp, admit_upgrade) with viewer access.
-  out.push_back({"GET", "/ws/metrics", std::string(access_name(Access::kViewer))});
+  for (const auto& r : api::route_table())
+    out.push_back(
+        {std::string(r.method), std::string(r.pattern), std::string(access_name(r.access))});
   return out;
 }
 
@@ -257,15 +214,6 @@ std::string read_api_doc() {
   std::ostringstream text;
   text << f.rdbuf();
   return text.str();
-}
-
-TEST(ApiDoc, AccessMapCoversExactlyTheRouteTable) {
-  std::set<std::pair<std::string_view, std::string_view>> table(test::kRouteTable.begin(),
-                                                                test::kRouteTable.end());
-  std::set<std::pair<std::string_view, std::string_view>> mapped;
-  for (const auto& [route, access] : registered_access())
-    mapped.insert(route);
-  EXPECT_EQ(table, mapped) << "tests/fuzz/route_table.hpp and registered_access() disagree";
 }
 
 TEST(ApiDoc, DocumentsEveryServedRouteWithItsAccessAndNoOther) {

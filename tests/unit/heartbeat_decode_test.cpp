@@ -49,7 +49,7 @@ TEST(HeartbeatDecode, FieldsSentAreKeptAndOthersLeftUnset) {
 
 TEST(HeartbeatDecode, MetricsBecomeSamplesOfTheNodeAtTheHeartbeatTime) {
   Problems p;
-  auto hb = decode(R"({"metrics":{"gpu":{"temp_c":71.5,"util_pct":99},"tokens_per_s":1200}})", p);
+  auto hb = decode(R"({"metrics":{"gpu.temp_c":71.5,"gpu.util_pct":99,"tokens_per_s":1200}})", p);
   ASSERT_TRUE(p.empty()) << p.details.dump();
   ASSERT_EQ(hb.samples.size(), 3u);
   for (size_t i = 0; i < hb.samples.size(); ++i)
@@ -84,6 +84,8 @@ TEST(HeartbeatDecode, EveryBadFieldIsNamed) {
       {R"({"interval_s":0})", {"interval_s"}},
       {R"({"interval_s":86401})", {"interval_s"}},
       {R"({"interval_s":"5"})", {"interval_s"}},
+      {R"({"metrics":{"gpu":{"temp_c":71}}})", {"metrics.gpu"}},
+      {R"({"metrics":{"9bad":1}})", {"metrics.9bad"}},
       {R"({"type":1,"interval_s":-1,"extra":true})", {"extra", "type", "interval_s"}},
   };
   for (const auto& c : cases) {

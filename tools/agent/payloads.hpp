@@ -1,6 +1,6 @@
 // The JSON bodies the agent and the simulator send (heartbeat, metrics batch, command ack)
 // and the parts of the answers they read (the heartbeat's commands, an error's message).
-// Shapes are those of the public API (shared/API.md).
+// Shapes are those of the public API (docs/api.md).
 #pragma once
 
 #include <map>
