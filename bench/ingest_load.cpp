@@ -20,6 +20,7 @@
 #include "bench/http_sender.hpp"
 #include "bench/load_options.hpp"
 #include "bench/workload.hpp"
+#include "core/clock.hpp"
 
 namespace metricsd::bench {
 namespace {
@@ -62,10 +63,7 @@ WorkloadSpec make_spec(const LoadOptions& o) {
   s.lines_per_body = o.samples_per_request / o.fields;
   if (s.lines_per_body == 0) throw UsageError("--samples-per-request is less than --fields");
   s.seed = o.seed;
-  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
-  s.start_ms = now_ms - kWindowMs;
+  s.start_ms = wall_ms() - kWindowMs;
   s.step_ms = o.step_ms;
   if (s.step_ms == 0) {
     const double rounds = std::ceil(o.rate_ceiling * (o.warmup_s + o.duration_s) /

@@ -31,6 +31,7 @@
 #include "bench/blocking_http.hpp"
 #include "bench/load_options.hpp"
 #include "bench/workload.hpp"
+#include "core/clock.hpp"
 
 namespace metricsd::bench {
 namespace {
@@ -202,12 +203,6 @@ std::string fixed(double v, int decimals) {
   return buf;
 }
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // The data set: rounds of one line per node, `interval` apart, the first half an interval
 // after from_ms; the query window is [from_ms, to_ms).
 struct DataSet {
@@ -219,7 +214,7 @@ struct DataSet {
 
 DataSet make_data_set(const Options& o) {
   DataSet d;
-  d.to_ms = o.end_ms != 0 ? o.end_ms : now_ms() / kMinuteMs * kMinuteMs;
+  d.to_ms = o.end_ms != 0 ? o.end_ms : wall_ms() / kMinuteMs * kMinuteMs;
   const int64_t span_ms = int64_t{o.hours} * 3'600'000;
   const int64_t step_ms = int64_t{o.interval_s} * 1000;
   d.from_ms = d.to_ms - span_ms;
@@ -631,7 +626,7 @@ void settle(const Options& o, const DataSet& d, BlockingHttp& http,
   // VictoriaMetrics evaluates a query without nocache=1 that reaches into the last
   // -search.latencyOffset (30 s by default) at now - 30 s, or repeats the point before: its
   // answers hold the data set only from to + 30 s on.
-  if (const int64_t wait_ms = d.to_ms + kVmLatencyOffsetMs - now_ms();
+  if (const int64_t wait_ms = d.to_ms + kVmLatencyOffsetMs - wall_ms();
       o.system == "vm" && wait_ms > 0) {
     std::cout << "vm: waiting " << fixed(static_cast<double>(wait_ms) / 1000, 1)
               << " s until the data's end is older than -search.latencyOffset (30 s)\n";

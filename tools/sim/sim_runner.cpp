@@ -13,6 +13,7 @@
 #include <thread>
 #include <utility>
 
+#include "core/clock.hpp"
 #include "tools/agent/payloads.hpp"
 #include "tools/common/http_client.hpp"
 #include "tools/sim/fleet_model.hpp"
@@ -123,12 +124,6 @@ class RateLimiter {
   std::chrono::duration<double> period_;
   Clock::time_point next_{};
 };
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Sleeps until `until`; false when SIGTERM/SIGINT arrived (blocked, so taken here).
 bool sleep_or_signal(Clock::time_point until) {
