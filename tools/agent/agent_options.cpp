@@ -69,8 +69,7 @@ void declare(FlagSet& flags, AgentOptions& o) {
   flags.add("buffer-samples", &o.buffer_samples)
       .arg("N")
       .help("samples (and as many LP lines) kept while the server is unreachable")
-      .min(1)
-      .max(100000000)
+      .range(1, 100000000)
       .env("METRICSD_AGENT_BUFFER_SAMPLES");
   flags.add("command-hook", &o.command_hook)
       .arg("PATH")

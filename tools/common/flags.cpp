@@ -172,6 +172,17 @@ FlagSet::Flag& FlagSet::add_list(std::string name, std::function<void(const std:
   return f;
 }
 
+FlagSet::Flag& FlagSet::add_list(std::string name, std::vector<std::string>* target,
+                                 std::function<void(const std::string&)> check) {
+  return add_list(
+      std::move(name),
+      [target, check = std::move(check)](const std::string& v) {
+        if (check) check(v);
+        target->push_back(v);
+      },
+      [target] { target->clear(); });
+}
+
 FlagSet::Flag* FlagSet::find(const std::string& name) {
   for (const auto& f : flags_)
     if (f->name_ == name) return f.get();

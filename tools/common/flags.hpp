@@ -7,7 +7,7 @@
 //
 //   AgentOptions o;
 //   FlagSet flags;
-//   flags.add("interval-s", &o.interval_s).arg("SECONDS").help("...").above(0).max(86400);
+//   flags.add("nodes", &o.nodes).arg("N").help("simulated nodes").range(1, 100000);
 //   flags.parse(args);
 //
 // A FlagSet holds pointers into the options it fills: declare it next to them and use it
@@ -43,6 +43,7 @@ class FlagSet {
     // Environment variable read by FlagSet::parse_env; the command line wins.
     Flag& env(std::string variable);
     // Numbers: the accepted range (inclusive), or above(lo) for lo excluded.
+    Flag& range(double lo, double hi) { return min(lo).max(hi); }
     Flag& min(double lo);
     Flag& above(double lo);
     Flag& max(double hi);
@@ -82,6 +83,10 @@ class FlagSet {
   // the command line replaces the environment's items rather than adding to them.
   Flag& add_list(std::string name, std::function<void(const std::string&)> add,
                  std::function<void()> clear);
+  // The same, into a list of strings, each checked by `check` (which throws
+  // std::invalid_argument) first.
+  Flag& add_list(std::string name, std::vector<std::string>* target,
+                 std::function<void(const std::string&)> check = {});
 
   // Applies the flags' environment variables (skipping unset and empty ones). Call before
   // parse so that the command line wins. A bad value names the flag and the variable.

@@ -14,12 +14,11 @@ namespace {
 // The simulator's flags, bound to `o`; its values now are the defaults --help shows.
 void declare(FlagSet& flags, SimOptions& o) {
   flags.add("server", &o.server).arg("URL").help("metricsd base URL");
-  flags.add("nodes", &o.nodes).arg("N").help("simulated nodes (1000+ for load)").min(1).max(100000);
+  flags.add("nodes", &o.nodes).arg("N").help("simulated nodes (1000+ for load)").range(1, 100000);
   flags.add("interval-s", &o.interval_s)
       .arg("SECONDS")
       .help("each node's heartbeat interval")
-      .min(0.05)
-      .max(3600);
+      .range(0.05, 3600);
   flags
       .add("duration",
            [&o](const std::string& v) {
@@ -34,14 +33,12 @@ void declare(FlagSet& flags, SimOptions& o) {
   flags.add("rate", &o.rate)
       .arg("REQ_PER_S")
       .help("most requests per second, all senders together")
-      .min(0.1)
-      .max(1e6);
+      .range(0.1, 1e6);
   flags.add("seed", &o.seed).arg("N").help("random seed; the same seed gives the same values");
   flags.add("senders", &o.senders)
       .arg("N")
       .help("sender threads, one keep-alive connection each")
-      .min(1)
-      .max(64);
+      .range(1, 64);
   flags.add("token-file", &o.token_file)
       .arg("PATH")
       .help("file holding the bearer token (else env METRICSD_TOKEN)");
@@ -61,13 +58,11 @@ void declare(FlagSet& flags, SimOptions& o) {
   flags.add("outages-per-hour", &o.outage_chance_per_hour)
       .arg("RATE")
       .help("chance per node per hour of going silent for 90-600 s")
-      .min(0)
-      .max(3600);
+      .range(0, 3600);
   flags.add("cliffs-per-hour", &o.cliff_chance_per_hour)
       .arg("RATE")
       .help("chance per generation node per hour of a -50 % cliff")
-      .min(0)
-      .max(3600);
+      .range(0, 3600);
   flags.add("log-level", &o.log_level).arg("LEVEL").help("trace, debug, info, warn, error");
   flags.add("help", &o.help).help("this help");
 }
