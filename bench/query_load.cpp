@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -28,10 +29,10 @@
 #include <thread>
 #include <vector>
 
-#include "bench/blocking_http.hpp"
 #include "bench/load_options.hpp"
 #include "bench/workload.hpp"
 #include "core/clock.hpp"
+#include "tools/common/http_client.hpp"
 
 namespace metricsd::bench {
 namespace {
@@ -40,6 +41,7 @@ using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
 constexpr int64_t kMinuteMs = 60'000;
+constexpr uint64_t kMaxAnswerBytes = 256ull << 20;
 constexpr int kMaxAttempts = 30;
 constexpr int64_t kVmLatencyOffsetMs = 31'000;  // VictoriaMetrics' -search.latencyOffset + 1 s  //
                                                 // per load request, on 5xx, 429 or I/O failure
@@ -68,7 +70,7 @@ struct Options {
   bool help = false;
 };
 
-const char* kHelp =
+const char* kIntro =
     R"(Usage: metricsd-query-load --load URL [flags]
        metricsd-query-load --query vm|influx|metricsd --url BASE [flags]
 
@@ -84,117 +86,102 @@ Load URLs: VictoriaMetrics http://127.0.0.1:8428/write?precision=ms,
 Query bases: http://127.0.0.1:8428, http://127.0.0.1:8086 (db bench), http://127.0.0.1:8080
 
 Flags:
-  --load URL              write the data set to URL (POST, line protocol)
-  --query SYSTEM          vm, influx or metricsd; needs --url
-  --url BASE              the system's base URL
-  --end-ms MS             end of the data and of the query window, a whole minute (unix ms);
-                          give the same value to every --load and --query [default: now,
-                          rounded down to a minute]
-  --nodes N               [100]      --fields N          [20]
-  --hours N               span of the data and of range_1m [24]
-  --interval-s N          seconds between samples of a series [10]
-  --samples-per-request N load: samples per POST, whole lines [5000]
-  --connections N         load: keep-alive connections [3]
-  --runs N                query: measured runs of each query [20]
-  --warmup N              query: unmeasured runs before them [3]
-  --node NAME             range_1m's node [node-0042]
-  --field NAME            the metric (field of node_metrics) [gpu_temp]
-  --vm-nocache            VictoriaMetrics: add nocache=1 (bypass its rollup result cache)
-  --label NAME            the system's name in the report [--query's, vm-nocache with it]
-  --settle SECONDS        query: first repeat both queries until their answers match the
-                          data set (VictoriaMetrics: with nocache=1), at most SECONDS [0]
-  --header 'NAME: VALUE'  extra request header, repeatable
-  --timeout SECONDS       per request [60]
-  --seed N                seed of the values [1]
-  --help
 )";
 
-template <class T>
-T number(std::string_view flag, std::string_view text, T lo, T hi) {
-  T v{};
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc{} || end != text.data() + text.size() || v < lo || v > hi)
-    throw UsageError("--" + std::string(flag) + ": expected a number in [" + std::to_string(lo) +
-                     ", " + std::to_string(hi) + "], got '" + std::string(text) + "'");
-  return v;
+// The flags, bound to `o`; its values now are the defaults --help shows.
+void declare(tools::FlagSet& flags, Options& o) {
+  flags.add("load", &o.load_url).arg("URL").help("write the data set to URL (POST, line protocol)");
+  flags
+      .add("query",
+           [&o](const std::string& v) {
+             if (v != "vm" && v != "influx" && v != "metricsd")
+               throw std::invalid_argument("expected vm, influx or metricsd, got '" + v + "'");
+             o.system = v;
+           })
+      .arg("SYSTEM")
+      .help("vm, influx or metricsd; needs --url");
+  flags.add("url", &o.url).arg("BASE").help("the system's base URL");
+  flags
+      .add("end-ms",
+           [&o](const std::string& v) {
+             const int64_t ms =
+                 tools::parse_int64(v, 1e12, false, 9'999'999'999'999.0, INT64_MIN, INT64_MAX);
+             if (ms % kMinuteMs != 0)
+               throw std::invalid_argument("must be a whole minute, got '" + v + "'");
+             o.end_ms = ms;
+           })
+      .arg("MS")
+      .help(
+          "end of the data and of the query window, a whole minute (unix ms); give the same "
+          "value to every --load and --query")
+      .default_text("now, rounded down to a minute");
+  flags.add("nodes", &o.nodes).arg("N").help("nodes").range(1, 100'000);
+  flags.add("fields", &o.fields).arg("N").help("fields per node").range(1, 1000);
+  flags.add("hours", &o.hours).arg("N").help("span of the data and of range_1m").range(1, 24 * 7);
+  flags
+      .add("interval-s",
+           [&o](const std::string& v) {
+             const auto s = static_cast<uint32_t>(
+                 tools::parse_uint64(v, 1, false, 60, std::numeric_limits<uint32_t>::max()));
+             if (60 % s != 0) throw std::invalid_argument("must divide 60, got '" + v + "'");
+             o.interval_s = s;
+           })
+      .arg("N")
+      .help("seconds between samples of a series")
+      .default_text(std::to_string(o.interval_s));
+  flags.add("samples-per-request", &o.samples_per_request)
+      .arg("N")
+      .help("load: samples per POST, whole lines")
+      .range(1, 10'000'000);
+  flags.add("connections", &o.connections)
+      .arg("N")
+      .help("load: keep-alive connections")
+      .range(1, 64);
+  flags.add("runs", &o.runs).arg("N").help("query: measured runs of each query").range(1, 100'000);
+  flags.add("warmup", &o.warmup)
+      .arg("N")
+      .help("query: unmeasured runs before them")
+      .range(0, 100'000);
+  flags.add("node", &o.node).arg("NAME").help("range_1m's node");
+  flags.add("field", &o.field).arg("NAME").help("the metric (field of node_metrics)");
+  flags.add("vm-nocache", &o.vm_nocache)
+      .help("VictoriaMetrics: add nocache=1 (bypass its rollup result cache)");
+  flags.add("label", &o.label)
+      .arg("NAME")
+      .help("the system's name in the report")
+      .default_text("--query's, vm-nocache with it");
+  flags.add("settle", &o.settle_s)
+      .arg("SECONDS")
+      .help(
+          "query: first repeat both queries until their answers match the data set "
+          "(VictoriaMetrics: with nocache=1), at most SECONDS")
+      .range(0, 600);
+  flags.add_list("header", &o.headers, [](const std::string& v) { tools::parse_header_line(v); })
+      .arg("'NAME: VALUE'")
+      .help("extra request header, repeatable");
+  flags.add("timeout", &o.timeout_s).arg("SECONDS").help("per request").range(0.1, 3600);
+  flags.add("seed", &o.seed).arg("N").help("seed of the values");
+  flags.add("help", &o.help).help("this help");
 }
 
 Options parse_options(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view flag = argv[i];
-    if (flag == "-h" || flag == "--help") {
-      o.help = true;
-      continue;
-    }
-    if (!flag.starts_with("--"))
-      throw UsageError("unexpected argument '" + std::string(flag) + "'");
-    flag.remove_prefix(2);
-    std::string_view value;
-    if (auto eq = flag.find('='); eq != std::string_view::npos) {
-      value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-    } else if (flag != "vm-nocache") {
-      if (i + 1 >= argc) throw UsageError("--" + std::string(flag) + " needs a value");
-      value = argv[++i];
-    }
-    if (flag == "load") {
-      o.load_url = value;
-    } else if (flag == "query") {
-      o.system = value;
-      if (o.system != "vm" && o.system != "influx" && o.system != "metricsd")
-        throw UsageError("--query: expected vm, influx or metricsd");
-    } else if (flag == "url") {
-      o.url = value;
-    } else if (flag == "end-ms") {
-      o.end_ms = number<int64_t>(flag, value, 1'000'000'000'000, 9'999'999'999'999);
-      if (o.end_ms % kMinuteMs != 0) throw UsageError("--end-ms: must be a whole minute");
-    } else if (flag == "nodes") {
-      o.nodes = number<uint32_t>(flag, value, 1, 100'000);
-    } else if (flag == "fields") {
-      o.fields = number<uint32_t>(flag, value, 1, 1000);
-    } else if (flag == "hours") {
-      o.hours = number<uint32_t>(flag, value, 1, 24 * 7);
-    } else if (flag == "interval-s") {
-      o.interval_s = number<uint32_t>(flag, value, 1, 60);
-      if (60 % o.interval_s != 0) throw UsageError("--interval-s: must divide 60");
-    } else if (flag == "samples-per-request") {
-      o.samples_per_request = number<uint32_t>(flag, value, 1, 10'000'000);
-    } else if (flag == "connections") {
-      o.connections = number<uint32_t>(flag, value, 1, 64);
-    } else if (flag == "runs") {
-      o.runs = number<uint32_t>(flag, value, 1, 100'000);
-    } else if (flag == "warmup") {
-      o.warmup = number<uint32_t>(flag, value, 0, 100'000);
-    } else if (flag == "node") {
-      o.node = value;
-    } else if (flag == "field") {
-      o.field = value;
-    } else if (flag == "vm-nocache") {
-      if (!value.empty()) throw UsageError("--vm-nocache takes no value");
-      o.vm_nocache = true;
-    } else if (flag == "label") {
-      o.label = value;
-    } else if (flag == "settle") {
-      o.settle_s = number<double>(flag, value, 0, 600);
-    } else if (flag == "header") {
-      if (value.find(':') == std::string_view::npos || value.find_first_of("\r\n") != value.npos)
-        throw UsageError("--header: expected 'Name: value'");
-      o.headers.emplace_back(value);
-    } else if (flag == "timeout") {
-      o.timeout_s = number<double>(flag, value, 0.1, 3600);
-    } else if (flag == "seed") {
-      o.seed = number<uint64_t>(flag, value, 0, UINT64_MAX);
-    } else {
-      throw UsageError("unknown flag --" + std::string(flag));
-    }
-  }
+  tools::FlagSet flags;
+  declare(flags, o);
+  flags.parse(argc, argv);
   if (o.help) return o;
   if (o.load_url.empty() == o.system.empty()) throw UsageError("give --load URL or --query SYSTEM");
   if (!o.system.empty() && o.url.empty()) throw UsageError("--query needs --url BASE");
   if (o.samples_per_request < o.fields)
     throw UsageError("--samples-per-request is less than --fields");
   return o;
+}
+
+std::string help() {
+  Options defaults;
+  tools::FlagSet flags;
+  declare(flags, defaults);
+  return kIntro + flags.help();
 }
 
 std::string fixed(double v, int decimals) {
@@ -249,8 +236,22 @@ std::string with_ms_stamps(const Payload& p) {
 // ---------------------------------------------------------------------------------------
 // --load
 
+// One keep-alive connection to `url`'s server, requests naming whole targets; answers up to
+// 256 MiB (a whole category's latest values), --header on every request. The host is
+// resolved here, once: a name that does not resolve fails the run at once.
+tools::HttpClient connect_to(const tools::ServerUrl& url, const Options& o) {
+  tools::HttpClientOptions options;
+  options.timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout_s * 1000));
+  for (const std::string& line : o.headers)
+    options.headers.push_back(tools::parse_header_line(line));
+  options.user_agent = "metricsd-query-load";
+  options.max_reply_bytes = kMaxAnswerBytes;
+  options.resolve_once = true;
+  return tools::HttpClient(tools::origin_of(url), std::move(options));
+}
+
 int run_load(const Options& o, const DataSet& d) {
-  const HttpUrl url = parse_http_url(o.load_url);
+  const tools::ServerUrl url = tools::parse_server_url(o.load_url);
   const uint64_t total_lines = uint64_t{o.nodes} * d.rounds;
   const uint64_t per_body = d.spec.lines_per_body;
   const size_t bodies = static_cast<size_t>((total_lines + per_body - 1) / per_body);
@@ -299,12 +300,10 @@ int run_load(const Options& o, const DataSet& d) {
   for (uint32_t c = 0; c < o.connections; ++c) {
     senders.emplace_back([&] {
       try {
-        BlockingHttp http(url, std::chrono::milliseconds(static_cast<int64_t>(o.timeout_s * 1000)),
-                          o.headers);
+        tools::HttpClient http = connect_to(url, o);
         for (size_t i = next++; i < bodies && !abort; i = next++) {
           for (int attempt = 1;; ++attempt) {
-            const HttpAnswer a =
-                http.request("POST", url.target, body[i], "text/plain; charset=utf-8");
+            const tools::HttpReply a = http.post(url.target, body[i], "text/plain; charset=utf-8");
             if (a.status >= 200 && a.status < 300) {
               samples_ok += body_samples[i];
               ++requests_ok;
@@ -381,7 +380,7 @@ double number_of(const json& v) {
 }
 
 // Range answers: one or more series of points [t, v]; latest answers: one value per series.
-Summary summarize(const std::string& system, bool range, const HttpAnswer& a) {
+Summary summarize(const std::string& system, bool range, const tools::HttpReply& a) {
   Summary s;
   if (a.status != 200) {
     s.error = a.status == 0 ? a.error : "HTTP " + std::to_string(a.status) + ": " + a.body;
@@ -620,7 +619,7 @@ bool matches(const QueryDef& q, const Summary& s, const Expected& want) {
 // Repeats every query until all answers match the data set (the system has made all of it
 // visible), at most --settle seconds. VictoriaMetrics is asked with nocache=1, so that no
 // incomplete answer lands in its rollup result cache.
-void settle(const Options& o, const DataSet& d, BlockingHttp& http,
+void settle(const Options& o, const DataSet& d, tools::HttpClient& http,
             const std::vector<QueryDef>& queries, const Expected& want) {
   const auto started = Clock::now();
   // VictoriaMetrics evaluates a query without nocache=1 that reaches into the last
@@ -641,7 +640,7 @@ void settle(const Options& o, const DataSet& d, BlockingHttp& http,
     for (const QueryDef& q : queries) {
       std::string t = q.target;
       if (o.system == "vm" && t.find("nocache=1") == std::string::npos) t += "&nocache=1";
-      const Summary s = summarize(o.system, q.range, http.request("GET", t));
+      const Summary s = summarize(o.system, q.range, http.get(t));
       if (!matches(q, s, want)) {
         all = false;
         if (problem.empty())
@@ -667,8 +666,8 @@ void settle(const Options& o, const DataSet& d, BlockingHttp& http,
 }
 
 // VictoriaMetrics: the metric names its import made, to confirm <measurement>_<field>.
-void show_vm_names(BlockingHttp& http, const std::string& prefix, const Options& o) {
-  const HttpAnswer a = http.request("GET", prefix + "/api/v1/label/__name__/values");
+void show_vm_names(tools::HttpClient& http, const std::string& prefix, const Options& o) {
+  const tools::HttpReply a = http.get(prefix + "/api/v1/label/__name__/values");
   size_t ours = 0;
   bool found = false;
   std::string problem;
@@ -688,13 +687,10 @@ void show_vm_names(BlockingHttp& http, const std::string& prefix, const Options&
 }
 
 int run_queries(const Options& o, const DataSet& d) {
-  const HttpUrl base = parse_http_url(o.url);
-  std::string prefix = base.target.substr(0, base.target.find('?'));
-  while (!prefix.empty() && prefix.back() == '/')
-    prefix.pop_back();
+  const tools::ServerUrl base = tools::parse_server_url(o.url);
+  const std::string& prefix = base.base_path;
   const Expected want = expect(o, d);
-  BlockingHttp http(base, std::chrono::milliseconds(static_cast<int64_t>(o.timeout_s * 1000)),
-                    o.headers);
+  tools::HttpClient http = connect_to(base, o);
   const std::string label =
       !o.label.empty() ? o.label : o.system + (o.system == "vm" && o.vm_nocache ? "-nocache" : "");
   if (o.system == "vm") show_vm_names(http, prefix, o);
@@ -710,7 +706,7 @@ int run_queries(const Options& o, const DataSet& d) {
     std::string first_problem;
     for (uint32_t i = 0; i < o.warmup + o.runs; ++i) {
       const auto t0 = Clock::now();
-      const HttpAnswer a = http.request("GET", q.target);
+      const tools::HttpReply a = http.get(q.target);
       const double elapsed = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
       const Summary s = summarize(o.system, q.range, a);
       const bool right = matches(q, s, want);
@@ -781,13 +777,15 @@ int main(int argc, char** argv) {
   try {
     const Options o = parse_options(argc, argv);
     if (o.help) {
-      std::cout << kHelp;
+      std::cout << help();
       return 0;
     }
     const DataSet d = make_data_set(o);
     return o.load_url.empty() ? run_queries(o, d) : run_load(o, d);
   } catch (const UsageError& e) {
-    std::cerr << "error: " << e.what() << "\n(see --help)\n";
+    const std::string what = e.what();
+    std::cerr << "error: " << what
+              << (what.find("--help") == std::string::npos ? "\n(see --help)\n" : "\n");
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
