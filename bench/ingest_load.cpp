@@ -18,6 +18,7 @@
 
 #include "bench/http_sender.hpp"
 #include "bench/load_options.hpp"
+#include "bench/report_text.hpp"
 #include "bench/workload.hpp"
 #include "core/clock.hpp"
 #include "tools/common/http_client.hpp"
@@ -124,12 +125,6 @@ std::string json_string(std::string_view s) {
     }
   }
   return out + "\"";
-}
-
-std::string fixed(double v, int decimals) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
 }
 
 // Nearest-rank percentile of sorted microseconds, in milliseconds.
