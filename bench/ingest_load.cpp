@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/url/parse.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -19,7 +18,10 @@
 
 #include "bench/http_sender.hpp"
 #include "bench/load_options.hpp"
+#include "bench/report_text.hpp"
 #include "bench/workload.hpp"
+#include "core/clock.hpp"
+#include "tools/common/http_client.hpp"
 
 namespace metricsd::bench {
 namespace {
@@ -27,17 +29,15 @@ namespace {
 constexpr int64_t kWindowMs = 6LL * 3600 * 1000;  // timestamps stay within [now-6h, now]
 
 SenderTarget resolve_target(const LoadOptions& o) {
-  const std::string url = o.effective_url();
-  auto parsed = boost::urls::parse_uri(url);
-  if (!parsed) throw UsageError("--url: not a URL: '" + url + "'");
-  const boost::urls::url_view u = *parsed;
-  if (u.scheme() != "http") throw UsageError("--url: only plain http:// is supported");
-  if (u.encoded_host().empty()) throw UsageError("--url: no host in '" + url + "'");
-
+  tools::ServerUrl url;
+  try {
+    url = tools::parse_server_url(o.effective_url());
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("--url: ") + e.what());
+  }
   SenderTarget t;
-  t.host = std::string(u.encoded_host_and_port());
-  t.target = std::string(u.encoded_target());
-  if (t.target.empty() || t.target.front() != '/') t.target.insert(0, "/");
+  t.host = url.host_header;
+  t.target = url.target;
   t.content_type =
       o.format == Format::line_protocol ? "text/plain; charset=utf-8" : "application/json";
   t.headers = o.headers;
@@ -46,8 +46,7 @@ SenderTarget resolve_target(const LoadOptions& o) {
 
   boost::asio::io_context io;
   boost::asio::ip::tcp::resolver resolver(io);
-  const std::string port = u.has_port() ? std::string(u.port()) : "80";
-  for (const auto& entry : resolver.resolve(u.host_address(), port)) {
+  for (const auto& entry : resolver.resolve(url.host, url.port)) {
     t.endpoints.push_back(entry.endpoint());
   }
   return t;
@@ -62,10 +61,7 @@ WorkloadSpec make_spec(const LoadOptions& o) {
   s.lines_per_body = o.samples_per_request / o.fields;
   if (s.lines_per_body == 0) throw UsageError("--samples-per-request is less than --fields");
   s.seed = o.seed;
-  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
-  s.start_ms = now_ms - kWindowMs;
+  s.start_ms = wall_ms() - kWindowMs;
   s.step_ms = o.step_ms;
   if (s.step_ms == 0) {
     const double rounds = std::ceil(o.rate_ceiling * (o.warmup_s + o.duration_s) /
@@ -129,12 +125,6 @@ std::string json_string(std::string_view s) {
     }
   }
   return out + "\"";
-}
-
-std::string fixed(double v, int decimals) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
 }
 
 // Nearest-rank percentile of sorted microseconds, in milliseconds.
@@ -281,7 +271,9 @@ int main(int argc, char** argv) {
     }
     return run(o);
   } catch (const UsageError& e) {
-    std::cerr << "error: " << e.what() << "\n(see --help)\n";
+    const std::string what = e.what();
+    std::cerr << "error: " << what
+              << (what.find("--help") == std::string::npos ? "\n(see --help)\n" : "\n");
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";

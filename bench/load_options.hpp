@@ -1,13 +1,13 @@
-// Command-line options of metricsd-ingest-load: one table (name, argument, default, help)
-// from which parsing and --help both derive. Pure: no I/O.
+// Command-line options of metricsd-ingest-load, declared once (tools/common/flags.hpp) for
+// parsing and --help. Pure: no I/O.
 #pragma once
 
 #include <cstdint>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "bench/workload.hpp"
+#include "tools/common/flags.hpp"
 
 namespace metricsd::bench {
 
@@ -32,9 +32,8 @@ struct LoadOptions {
   std::string effective_url() const;
 };
 
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+// A bad command line (the bench tools exit 2 on it): the tools' FlagError.
+using UsageError = tools::FlagError;
 
 // Throws UsageError naming the flag on an unknown flag or a bad or out-of-range value.
 LoadOptions parse_load_options(int argc, char** argv);

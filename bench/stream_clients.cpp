@@ -14,6 +14,8 @@
 #include <chrono>
 #include <string_view>
 
+#include "core/clock.hpp"
+
 namespace metricsd::bench {
 
 namespace asio = boost::asio;
@@ -21,12 +23,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 namespace {
 

@@ -46,6 +46,4 @@ struct WriterPlan {
 void spawn_writer(boost::asio::io_context& ioc, const StreamTarget& target, const WriterPlan& plan,
                   uint32_t writer_index, StreamStats& stats);
 
-int64_t wall_ms();
-
 }  // namespace metricsd::bench

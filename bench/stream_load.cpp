@@ -8,7 +8,6 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/url/parse.hpp>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -17,11 +16,14 @@
 #include <vector>
 
 #include "bench/stream_clients.hpp"
+#include "tools/common/flags.hpp"
+#include "tools/common/http_client.hpp"
 
 namespace {
 
 using namespace metricsd::bench;
 namespace asio = boost::asio;
+namespace tools = metricsd::tools;
 
 struct Options {
   std::string url = "http://127.0.0.1:8080";
@@ -31,21 +33,8 @@ struct Options {
   double duration_s = 20, warmup_s = 3;
   std::string token;
   bool deflate = false;
+  bool help = false;
 };
-
-const char* kHelp = R"(usage: metricsd-stream-load [flags]
-  --url URL              metricsd base URL (http://127.0.0.1:8080)
-  --subscribers N        WebSocket subscribers, subscriber i on metrics:cat<i % categories> (100)
-  --categories K         categories written and subscribed to (100)
-  --rate R               samples/s written, all writers together (100000)
-  --samples-per-post S   samples per POST (1000)
-  --writers W            writer connections (2)
-  --nodes N, --fields F  nodes and fields per line: series = categories x nodes x fields (10, 10)
-  --duration S           measured seconds (20); --warmup S before it (3)
-  --threads T            client io threads (1)
-  --token T              sent as Bearer (writers) and ?access_token= (subscribers)
-  --deflate              subscribers offer permessage-deflate
-)";
 
 double cpu_seconds() {
   rusage u{};
@@ -54,51 +43,56 @@ double cpu_seconds() {
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
+// The flags, bound to `o`; its values now are the defaults --help shows.
+void declare(tools::FlagSet& flags, Options& o) {
+  flags.add("url", &o.url).arg("URL").help("metricsd base URL");
+  flags.add("subscribers", &o.subscribers)
+      .arg("N")
+      .help("WebSocket subscribers, subscriber i on metrics:cat<i % categories>")
+      .max(1'000'000);
+  flags.add("categories", &o.categories)
+      .arg("K")
+      .help("categories written and subscribed to")
+      .range(1, 1'000'000);
+  flags.add("rate", &o.rate)
+      .arg("R")
+      .help("samples/s written, all writers together")
+      .above(0)
+      .max(1e9);
+  flags.add("samples-per-post", &o.plan.samples_per_post)
+      .arg("S")
+      .help("samples per POST (rounded down to whole lines of --fields)")
+      .range(1, 10'000'000);
+  flags.add("writers", &o.writers).arg("W").help("writer connections").range(1, 1000);
+  flags.add("nodes", &o.plan.nodes)
+      .arg("N")
+      .help("nodes per category: series = categories x nodes x fields")
+      .range(1, 1'000'000);
+  flags.add("fields", &o.plan.fields).arg("F").help("fields per line").range(1, 1000);
+  flags.add("duration", &o.duration_s).arg("S").help("measured seconds").range(0, 86400);
+  flags.add("warmup", &o.warmup_s).arg("S").help("seconds before them").range(0, 3600);
+  flags.add("threads", &o.threads).arg("T").help("client io threads").range(1, 1024);
+  flags.add("token", &o.token)
+      .arg("T")
+      .help("sent as Bearer (writers) and ?access_token= (subscribers)");
+  flags.add("deflate", &o.deflate).help("subscribers offer permessage-deflate");
+  flags.add("help", &o.help).help("this help");
+}
+
+// Parses the flags into `o`; false after printing --help.
 bool parse(int argc, char** argv, Options& o) {
-  for (int i = 1; i < argc; ++i) {
-    std::string f = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::invalid_argument(f + " needs a value");
-      return argv[++i];
-    };
-    if (f == "--help") {
-      std::cout << kHelp;
-      return false;
-    } else if (f == "--url") {
-      o.url = value();
-    } else if (f == "--subscribers") {
-      o.subscribers = static_cast<uint32_t>(std::stoul(value()));
-    } else if (f == "--categories") {
-      o.categories = static_cast<uint32_t>(std::stoul(value()));
-    } else if (f == "--rate") {
-      o.rate = std::stod(value());
-    } else if (f == "--samples-per-post") {
-      o.plan.samples_per_post = static_cast<uint32_t>(std::stoul(value()));
-    } else if (f == "--writers") {
-      o.writers = static_cast<uint32_t>(std::stoul(value()));
-    } else if (f == "--nodes") {
-      o.plan.nodes = static_cast<uint32_t>(std::stoul(value()));
-    } else if (f == "--fields") {
-      o.plan.fields = static_cast<uint32_t>(std::stoul(value()));
-    } else if (f == "--duration") {
-      o.duration_s = std::stod(value());
-    } else if (f == "--warmup") {
-      o.warmup_s = std::stod(value());
-    } else if (f == "--threads") {
-      o.threads = static_cast<uint32_t>(std::stoul(value()));
-    } else if (f == "--token") {
-      o.token = value();
-    } else if (f == "--deflate") {
-      o.deflate = true;
-    } else {
-      throw std::invalid_argument("unknown flag " + f + " (see --help)");
-    }
+  tools::FlagSet flags;
+  declare(flags, o);
+  flags.parse(argc, argv);
+  if (o.help) {
+    Options defaults;
+    tools::FlagSet shown;
+    declare(shown, defaults);
+    std::cout << "usage: metricsd-stream-load [flags]\n" << shown.help();
+    return false;
   }
-  if (o.categories == 0 || o.writers == 0 || o.threads == 0 || o.rate <= 0 || o.plan.fields == 0 ||
-      o.plan.nodes == 0 || o.plan.samples_per_post < o.plan.fields)
-    throw std::invalid_argument(
-        "categories, writers, threads, rate, nodes, fields must be > 0 "
-        "and samples-per-post >= fields");
+  if (o.plan.samples_per_post < o.plan.fields)
+    throw tools::FlagError("--samples-per-post is less than --fields");
   o.plan.categories = o.categories;
   o.plan.samples_per_post = o.plan.samples_per_post / o.plan.fields * o.plan.fields;
   o.plan.posts_per_s = o.rate / o.plan.samples_per_post / o.writers;
@@ -109,23 +103,22 @@ bool parse(int argc, char** argv, Options& o) {
 
 int main(int argc, char** argv) {
   Options o;
+  tools::ServerUrl url;
   try {
     if (!parse(argc, argv, o)) return 0;
-  } catch (const std::exception& e) {
+    url = tools::parse_server_url(o.url);
+  } catch (const tools::FlagError& e) {
     std::cerr << "metricsd-stream-load: " << e.what() << "\n";
     return 2;
-  }
-  auto url = boost::urls::parse_uri(o.url);
-  if (!url) {
-    std::cerr << "metricsd-stream-load: bad --url\n";
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "metricsd-stream-load: --url: " << e.what() << "\n";
     return 2;
   }
   asio::io_context ioc(static_cast<int>(o.threads));
   StreamTarget t;
   asio::ip::tcp::resolver resolver(ioc);
-  std::string port = url->port().empty() ? "80" : std::string(url->port());
-  t.endpoint = *resolver.resolve(std::string(url->host()), port).begin();
-  t.host = std::string(url->host()) + ":" + port;
+  t.endpoint = *resolver.resolve(url.host, url.port).begin();
+  t.host = url.host_header;
   t.token = o.token;
   t.categories = o.categories;
   t.deflate = o.deflate;

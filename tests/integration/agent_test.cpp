@@ -1,7 +1,8 @@
 // metricsd-agent against the real daemon: its machine metrics (and GPUs from a fake
 // nvidia-smi on PATH) arrive and the node is online; after SIGTERM (exit 0) the node goes
 // stale then offline; custom line protocol from --exec and from the loopback port arrives
-// with the node tag; a command in a heartbeat answer reaches the hook; a refused token exits
+// with the node tag; a command in a heartbeat answer reaches the hook and is acknowledged
+// (the command row is done, with the hook's output); a refused token exits
 // with code 3; --once. The daemon uses short status thresholds; every run passes the
 // daemon's admin.token with --token-file.
 #include <gtest/gtest.h>
@@ -195,10 +196,22 @@ TEST_F(AgentTest, CommandsInHeartbeatAnswersReachTheHook) {
   std::string first;
   std::getline(f, first);
   EXPECT_EQ(first.substr(0, 6), "pause ");
-  // The hook ran once, and the ack either went through or its absence was logged once.
-  ASSERT_TRUE(eventually([&] { return a->count_in_log("command ") >= 1; }));
+  // The hook ran once, and its acknowledgement reached the server: the command row is done,
+  // with the hook's stdout as its message.
+  json command;
+  ASSERT_TRUE(eventually([&] {
+    json list = get_json("/api/v1/nodes/agent-e2e-3/commands");
+    if (!list.is_object() || !list["commands"].is_array() || list["commands"].size() != 1)
+      return false;
+    command = list["commands"][0];
+    return command["status"] == "done";
+  })) << a->log();
+  EXPECT_EQ(command["type"], "pause");
+  EXPECT_EQ(command["message"], "paused");
+  EXPECT_TRUE(command["acked_at"].is_string()) << command.dump();
   EXPECT_EQ(a->count_in_log("(pause) done: paused"), 1u) << a->log();
-  EXPECT_LE(a->count_in_log("no command acknowledgement endpoint"), 1u);
+  EXPECT_EQ(a->count_in_log("acknowledgement endpoint"), 0u) << a->log();
+  EXPECT_EQ(a->count_in_log("not acknowledged"), 0u) << a->log();
   std::this_thread::sleep_for(600ms);  // more heartbeats: the command is not run again
   EXPECT_EQ(a->count_in_log("(pause) done"), 1u);
   a->signal(SIGTERM);

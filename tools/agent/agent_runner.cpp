@@ -9,6 +9,7 @@
 #include <memory>
 #include <thread>
 
+#include "core/clock.hpp"
 #include "tools/agent/command_runner.hpp"
 #include "tools/agent/lp_forward.hpp"
 #include "tools/agent/lp_listener.hpp"
@@ -24,16 +25,6 @@ using std::chrono::milliseconds;
 
 milliseconds seconds_ms(double s) {
   return milliseconds(static_cast<int64_t>(s * 1000));
-}
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-double mono_s() {
-  return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
 }
 
 // Measures the machine and runs --exec each interval. Logs a failure when it starts or
@@ -53,7 +44,7 @@ class CollectionLoop {
   }
 
   void collect_once() {
-    Collection c = collector_->collect(wall_ms(), mono_s());
+    Collection c = collector_->collect(wall_ms(), steady_s());
     report("nvidia-smi", c.gpu_error, gpu_error_);
     // Logged when the count changes, not every interval.
     if (c.gpu_garbage_lines != gpu_garbage_lines_ && c.gpu_garbage_lines > 0)
@@ -66,7 +57,7 @@ class CollectionLoop {
   }
 
   // Primes the rate counters without sending (for --once).
-  void prime() { collector_->collect(wall_ms(), mono_s()); }
+  void prime() { collector_->collect(wall_ms(), steady_s()); }
 
   void run() {
     auto next = Clock::now();

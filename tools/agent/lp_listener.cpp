@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "core/clock.hpp"
 #include "tools/agent/agent_options.hpp"
 #include "tools/agent/lp_forward.hpp"
 
@@ -23,12 +24,6 @@ namespace metricsd::tools {
 namespace {
 
 constexpr size_t kMaxClients = 32;
-
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 struct Client {
   int fd = -1;
@@ -110,7 +105,7 @@ void LpListener::run() {
     }
   };
   auto take_line = [&](std::string_view line, std::vector<std::string>& out) {
-    auto p = prepare_lp_line(line, node_, now_ns());
+    auto p = prepare_lp_line(line, node_, wall_ns());
     if (p.kind == LpLineKind::kLine)
       out.push_back(std::move(p.line));
     else if (p.kind == LpLineKind::kGarbage)

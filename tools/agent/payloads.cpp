@@ -52,6 +52,19 @@ std::string ack_json(bool done, const std::string& message) {
       -1, ' ', false, json::error_handler_t::replace);
 }
 
+AckOutcome classify_ack_reply(int status, const std::string& body) {
+  if (status >= 200 && status < 300) return AckOutcome::kAcknowledged;
+  if (status == 409) return AckOutcome::kAlreadyAcked;
+  if (status != 404) return AckOutcome::kFailed;
+  const json doc = json::parse(body, nullptr, false);
+  const bool api_error = doc.is_object() && doc.contains("error") && doc["error"].is_object() &&
+                         doc["error"].contains("message") && doc["error"]["message"].is_string();
+  if (!api_error) return AckOutcome::kNoEndpoint;  // not metricsd's handler: a proxy, say
+  const std::string message = doc["error"]["message"].get<std::string>();
+  return message.rfind("no such endpoint", 0) == 0 ? AckOutcome::kNoEndpoint
+                                                   : AckOutcome::kUnknownCommand;
+}
+
 std::string error_message(const std::string& body) {
   json doc = json::parse(body, nullptr, false);
   if (doc.is_object() && doc.contains("error") && doc["error"].is_object() &&

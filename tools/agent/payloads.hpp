@@ -37,6 +37,19 @@ std::vector<AgentCommand> parse_commands(const std::string& heartbeat_answer);
 
 std::string ack_json(bool done, const std::string& message);
 
+// What the answer to POST /api/v1/nodes/{node}/commands/{id}/ack means. A 404 has two
+// causes the agent must tell apart: the daemon's router answers an unknown path with
+// `no such endpoint: <path>` (a server older than the ack endpoint), while the ack handler
+// answers a command it does not have for this node with an error naming the command.
+enum class AckOutcome {
+  kAcknowledged,    // 2xx
+  kNoEndpoint,      // 404 `no such endpoint`, or a 404 that is no metricsd error body
+  kUnknownCommand,  // 404 from the handler: no such command for this node
+  kAlreadyAcked,    // 409: an earlier acknowledgement went through
+  kFailed,          // anything else: no answer, refused, overloaded
+};
+AckOutcome classify_ack_reply(int status, const std::string& body);
+
 // The `error.message` of an API error body, else the body's first 200 bytes.
 std::string error_message(const std::string& body);
 

@@ -208,18 +208,39 @@ void Sender::handle_command(const AgentCommand& cmd) {
     if (message.size() > kMaxHookMessageBytes) message.resize(kMaxHookMessageBytes);
   }
   spdlog::info("command {} ({}) {}: {}", cmd.id, cmd.type, done ? "done" : "failed", message);
+  acknowledge(cmd, done, message);
+}
+
+void Sender::acknowledge(const AgentCommand& cmd, bool done, const std::string& message) {
   auto r = http_.post("/api/v1/nodes/" + options_.node + "/commands/" + cmd.id + "/ack",
                       ack_json(done, message), "application/json");
-  if (r.status == 404) {
-    if (!ack_missing_logged_)
+  switch (classify_ack_reply(r.status, r.body)) {
+    case AckOutcome::kAcknowledged:
+      spdlog::debug("command {} acknowledged as {}", cmd.id, done ? "done" : "failed");
+      break;
+    case AckOutcome::kNoEndpoint:
+      // An older server: commands still run, their results stay in the agent's log.
+      if (!ack_missing_logged_)
+        spdlog::warn(
+            "the server has no command acknowledgement endpoint (404 on ack of command {}: "
+            "{}); commands run without being acknowledged",
+            cmd.id, error_message(r.body));
+      ack_missing_logged_ = true;
+      break;
+    case AckOutcome::kUnknownCommand:
+      // The endpoint is there but has no such command for this node (deleted, or sent to
+      // another node id): only this acknowledgement is lost.
+      spdlog::warn("the server does not know command {} of node {} ({}); not acknowledged", cmd.id,
+                   options_.node, error_message(r.body));
+      break;
+    case AckOutcome::kAlreadyAcked:
+      spdlog::info("command {} was already acknowledged", cmd.id);
+      break;
+    case AckOutcome::kFailed:
       spdlog::warn(
-          "the server has no command acknowledgement endpoint (404 on ack of command "
-          "{}); acknowledgements are skipped",
-          cmd.id);
-    ack_missing_logged_ = true;
-  } else if (r.status < 200 || r.status >= 300) {
-    spdlog::warn("acknowledging command {} failed: {}", cmd.id,
-                 r.status == 0 ? r.error : std::to_string(r.status) + " " + error_message(r.body));
+          "acknowledging command {} failed: {}", cmd.id,
+          r.status == 0 ? r.error : std::to_string(r.status) + " " + error_message(r.body));
+      break;
   }
 }
 

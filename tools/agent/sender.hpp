@@ -44,6 +44,7 @@ class Sender {
   void on_retry();
   void on_success();
   void handle_command(const AgentCommand& cmd);
+  void acknowledge(const AgentCommand& cmd, bool done, const std::string& message);
   void log_shedding();
 
   const AgentOptions& options_;
@@ -56,7 +57,7 @@ class Sender {
   std::string last_failure_;  // the failure that started the current outage, "" when none
   uint64_t outage_failures_ = 0;
   bool auth_failed_ = false;
-  bool ack_missing_logged_ = false;
+  bool ack_missing_logged_ = false;         // the server answered "no such endpoint" on an ack
   std::set<std::string> handled_commands_;  // bounded: cleared beyond 1000 ids
 };
 

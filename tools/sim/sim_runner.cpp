@@ -13,6 +13,7 @@
 #include <thread>
 #include <utility>
 
+#include "core/clock.hpp"
 #include "tools/agent/payloads.hpp"
 #include "tools/common/http_client.hpp"
 #include "tools/sim/fleet_model.hpp"
@@ -124,12 +125,6 @@ class RateLimiter {
   Clock::time_point next_{};
 };
 
-int64_t wall_ms() {
-  return std::chrono::duration_cast<milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // Sleeps until `until`; false when SIGTERM/SIGINT arrived (blocked, so taken here).
 bool sleep_or_signal(Clock::time_point until) {
   sigset_t set;
@@ -222,7 +217,7 @@ class SimSenders {
   }
 
   // Hands a command to the model and acknowledges it (the ack endpoint may not exist yet:
-  // a 404 is logged once).
+  // its absence is logged once; a command the server does not know, each time).
   void take_command(HttpClient& http, const Job& job, const AgentCommand& cmd, TrafficCounts& c) {
     ++c.commands;
     const bool known =
@@ -233,8 +228,24 @@ class SimSenders {
     auto r = http.post("/api/v1/nodes/" + *job.node_id + "/commands/" + cmd.id + "/ack",
                        ack_json(queued, queued ? "simulated" : "unknown or too many commands"),
                        "application/json");
-    if (r.status == 404 && !ack_missing_logged_.exchange(true))
-      spdlog::warn("the server has no command acknowledgement endpoint (404); acks skipped");
+    switch (classify_ack_reply(r.status, r.body)) {
+      case AckOutcome::kNoEndpoint:
+        if (!ack_missing_logged_.exchange(true))
+          spdlog::warn("the server has no command acknowledgement endpoint (404); acks skipped");
+        break;
+      case AckOutcome::kUnknownCommand:
+        spdlog::warn("{}: the server does not know command {} ({}); not acknowledged", *job.node_id,
+                     cmd.id, error_message(r.body));
+        break;
+      case AckOutcome::kFailed:
+        spdlog::warn(
+            "{}: acknowledging command {} failed: {}", *job.node_id, cmd.id,
+            r.status == 0 ? r.error : std::to_string(r.status) + " " + error_message(r.body));
+        break;
+      case AckOutcome::kAcknowledged:
+      case AckOutcome::kAlreadyAcked:
+        break;
+    }
   }
 
   JobQueue& queue_;
