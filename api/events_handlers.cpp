@@ -2,6 +2,7 @@
 #include "api/events_handlers.hpp"
 
 #include "api/query_params.hpp"
+#include "core/clock.hpp"
 #include "core/names.hpp"
 #include "core/time_parse.hpp"
 #include "storage/node_store.hpp"
@@ -15,7 +16,7 @@ using nlohmann::json;
 
 boost::asio::awaitable<Response> EventsHandlers::list(Request& req) {
   storage::EventFilter f;
-  int64_t now = now_ms();
+  int64_t now = wall_ms();
   for (const auto& [k, v] : req.query) {
     if (k == "node") {
       if (!valid_node_id(v)) throw bad_param("node", "not a valid node id");

@@ -8,6 +8,7 @@
 #include "api/ingest_decode.hpp"
 #include "api/json_text.hpp"
 #include "api/line_series_cache.hpp"
+#include "core/clock.hpp"
 #include "core/names.hpp"
 #include "core/time_parse.hpp"
 
@@ -91,7 +92,7 @@ boost::asio::awaitable<Response> IngestHandlers::write_json(Request& req) {
                    "Content-Type must be application/json (line protocol goes to /api/v1/write)");
   std::string inflated;
   std::string_view body = body_of(req, inflated);
-  TimeBounds bounds{now_ms(), settings_.ingest_max_future_s * 1000, live_.retention_raw_ms()};
+  TimeBounds bounds{wall_ms(), settings_.ingest_max_future_s * 1000, live_.retention_raw_ms()};
   Problems problems;
   SampleBatch batch;
   {
@@ -121,7 +122,7 @@ boost::asio::awaitable<Response> IngestHandlers::write_line_protocol(Request& re
                                      json::array({{{"field", "node"}}}));
   std::string inflated;
   std::string_view body = body_of(req, inflated);
-  TimeBounds bounds{now_ms(), settings_.ingest_max_future_s * 1000, live_.retention_raw_ms()};
+  TimeBounds bounds{wall_ms(), settings_.ingest_max_future_s * 1000, live_.retention_raw_ms()};
   Problems problems;
   LineProtocolStats stats;
   SampleBatch batch;
@@ -160,7 +161,7 @@ boost::asio::awaitable<Response> IngestHandlers::heartbeat(Request& req) {
     throw ApiError(415, "unsupported_media_type", "Content-Type must be application/json");
   std::string inflated;
   std::string_view body = body_of(req, inflated);
-  const int64_t now = now_ms();
+  const int64_t now = wall_ms();
   Problems problems;
   DecodedHeartbeat hb = decode_heartbeat(body, node, now, problems);
   if (!problems.empty()) throw invalid(problems, hb.samples.size());
@@ -181,7 +182,7 @@ boost::asio::awaitable<Response> IngestHandlers::heartbeat(Request& req) {
                         {"args", json::parse(cmd.args_json, nullptr, false)},
                         {"created_at", format_rfc3339_ms(cmd.created_ms)}});
   co_return json_response(200,
-                          {{"server_time", format_rfc3339_ms(now_ms())}, {"commands", commands}});
+                          {{"server_time", format_rfc3339_ms(wall_ms())}, {"commands", commands}});
 }
 
 }  // namespace metricsd::api

@@ -6,6 +6,7 @@
 
 #include "api/json_write.hpp"
 #include "api/query_params.hpp"
+#include "core/clock.hpp"
 #include "core/names.hpp"
 #include "core/settings.hpp"
 #include "core/time_parse.hpp"
@@ -94,7 +95,7 @@ boost::asio::awaitable<Response> QueryHandlers::query(Request& req) {
   std::string metric = param(req, "metric");
   if (metric.empty()) throw bad_param("metric", "required");
   if (!valid_metric_name(metric)) throw bad_param("metric", "not a valid metric name");
-  int64_t now = now_ms();
+  int64_t now = wall_ms();
   Range r{time_param(req, "from", "-1h", now), time_param(req, "to", "now", now), 0, Agg::kAvg};
   if (r.from_ms >= r.to_ms) throw bad_param("from", "must be before `to`");
   if (auto a = req.query_param("agg")) {
@@ -216,7 +217,7 @@ boost::asio::awaitable<Response> QueryHandlers::category_history(Request& req) {
   auto span = parse_duration_ms(req.path_param("timeframe"));
   if (!span || *span <= 0 || *span > 400LL * 86'400'000)
     throw bad_param("timeframe", "must be a duration like 30m, 24h or 7d (at most 400d)");
-  int64_t now = now_ms();
+  int64_t now = wall_ms();
   Range r{now - *span, now, 0, Agg::kAvg};
   if (auto a = req.query_param("agg")) {
     auto agg = parse_agg(*a);

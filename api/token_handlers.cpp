@@ -5,6 +5,7 @@
 
 #include "api/json_body.hpp"
 #include "api/query_params.hpp"
+#include "core/clock.hpp"
 #include "core/names.hpp"
 #include "core/time_parse.hpp"
 #include "core/token.hpp"
@@ -102,7 +103,7 @@ boost::asio::awaitable<Response> TokenHandlers::revoke(Request& req) {
 
 boost::asio::awaitable<Response> TokenHandlers::audit(Request& req) {
   storage::AuditFilter f;
-  int64_t now = now_ms();
+  int64_t now = wall_ms();
   for (const auto& [k, v] : req.query) {
     if (k == "action") {
       if (v.empty() || v.size() > 64 || !valid_text(v))

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "core/clock.hpp"
 #include "core/thread_name.hpp"
 #include "core/time_parse.hpp"
 #include "core/token.hpp"
@@ -153,11 +154,11 @@ asio::awaitable<void> Authenticator::authorize(api::Request& req, Access access,
   std::string secret = bearer_token(req, allow_query_token);
   std::optional<api::Principal> who;
   if (!secret.empty()) who = co_await resolve(secret, req.remote_addr);
-  admit(req, access, secret.empty(), who);
+  check_principal(req, access, secret.empty(), who);
 }
 
-void Authenticator::admit(api::Request& req, Access access, bool no_token,
-                          const std::optional<api::Principal>& who) {
+void Authenticator::check_principal(api::Request& req, Access access, bool no_token,
+                                    const std::optional<api::Principal>& who) {
   if (!who) {
     deny(req, access, no_token ? "missing" : "unknown");
     throw api::ApiError::unauthenticated(
@@ -227,7 +228,7 @@ void Authenticator::remember(const std::string& hash, const api::Principal& p) {
 }
 
 void Authenticator::note_used(int64_t token_id) {
-  int64_t now = now_ms();
+  int64_t now = wall_ms();
   std::lock_guard lock(mu_);
   if (used_.size() < max_tokens_ || used_.count(token_id)) used_[token_id] = now;
 }

@@ -66,8 +66,8 @@ class Authenticator : public api::Authorizer {
   boost::asio::awaitable<std::optional<api::Principal>> resolve(std::string secret,
                                                                 std::string remote);
   // The checks after the token is known; throws ApiError 401/403/429.
-  void admit(api::Request& req, Access access, bool no_token,
-             const std::optional<api::Principal>& who);
+  void check_principal(api::Request& req, Access access, bool no_token,
+                       const std::optional<api::Principal>& who);
   boost::asio::awaitable<void> flush_last_used();
   std::optional<api::Principal> cached(const std::string& hash);
   void remember(const std::string& hash, const api::Principal& p);

@@ -124,8 +124,9 @@ asio::awaitable<std::optional<api::Response>> route_and_authorize(api::Request& 
   }
   if (failed) {
     auto r = error_from(failed, req, ctx);
-    if (m.route->websocket && ctx.stream)
-      ctx.stream->metrics.refused.with({std::string(api::error_code_for_status(r.status))}).inc();
+    if (m.route->websocket && ctx.live_stream)
+      ctx.live_stream->metrics.refused.with({std::string(api::error_code_for_status(r.status))})
+          .inc();
     if (r.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
     co_return r;
   }
@@ -140,7 +141,7 @@ asio::awaitable<std::optional<api::Response>> route_and_authorize(api::Request& 
 std::optional<api::Response> check_upgrade(const http::request<http::string_body>& head,
                                            const Parser& parser, const beast::flat_buffer& buffer,
                                            const api::Request& req, const SessionContext& ctx) {
-  if (!ctx.stream) return error(404, "no such endpoint: " + req.path);
+  if (!ctx.live_stream) return error(404, "no such endpoint: " + req.path);
   if (!beast::websocket::is_upgrade(head)) {
     auto r = error(400, req.path + " is a WebSocket endpoint: send GET with Upgrade: websocket");
     r.headers.emplace_back("Upgrade", "websocket");
@@ -148,7 +149,7 @@ std::optional<api::Response> check_upgrade(const http::request<http::string_body
   }
   if (!parser.is_done() || buffer.size() > 0)
     return error(400, "data sent with or before the WebSocket handshake");
-  const StreamContext& st = *ctx.stream;
+  const StreamContext& st = *ctx.live_stream;
   if (ctx.stopping.load()) {
     st.metrics.refused.with({"shutting_down"}).inc();
     return api::error_response(api::ApiError::unavailable("the server is shutting down", 5));
@@ -332,7 +333,8 @@ asio::awaitable<Next> handle_request(std::shared_ptr<SessionState>& state, Io& i
     spdlog::info("{} GET {} route={} 101 upgrade", remote, x.req.path, x.route_label);
     state->upgraded = true;
     state->idle = false;
-    co_await run_ws_session(std::move(io), parser.release(), std::move(x.req), *ctx.stream, remote);
+    co_await run_ws_session(std::move(io), parser.release(), std::move(x.req), *ctx.live_stream,
+                            remote);
     co_return Next::kUpgraded;  // the WebSocket session owned the connection and closed it
   }
   if (beast::iequals(h[http::field::expect], "100-continue")) {

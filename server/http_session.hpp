@@ -35,7 +35,7 @@ struct SessionContext {
   prom::Counter& internal_errors;
   // Streamed answers cut short after the head was sent, by reason.
   prom::Family<prom::Counter>& stream_aborted;
-  const StreamContext* stream = nullptr;  // serves /ws/metrics when set
+  const StreamContext* live_stream = nullptr;  // serves /ws/metrics when set
 };
 
 // Per-connection state shared with the server's registry (which may close it on shutdown).

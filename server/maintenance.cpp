@@ -5,6 +5,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "core/clock.hpp"
 #include "core/time_parse.hpp"
 #include "server/spawn.hpp"
 #include "storage/compactor.hpp"
@@ -77,7 +78,7 @@ asio::awaitable<void> Maintenance::compact() {
       // A storage thread runs it; the pass uses its own connection for binary transfers.
       // Normally only closed windows; when the head holds too much, everything (open
       // windows then get more than one chunk row, which queries merge).
-      int64_t now = now_ms();
+      int64_t now = wall_ms();
       bool forced = static_cast<int64_t>(head_.samples()) > settings_.ingest_max_head_samples;
       int64_t before = forced ? now + settings_.ingest_max_future_s * 1000 + 1
                               : storage::closed_before(now, settings_.ingest_compaction_grace_ms);
@@ -105,9 +106,9 @@ asio::awaitable<void> Maintenance::partitions() {
     storage::Retention ret{live_.retention_raw_ms(), live_.retention_rollup_1m_ms(),
                            live_.retention_rollup_1h_ms()};
     int dropped = co_await db_.pool().run(
-        [&](pqxx::connection& c) { return storage::maintain_partitions(c, now_ms(), ret); });
+        [&](pqxx::connection& c) { return storage::maintain_partitions(c, wall_ms(), ret); });
     if (dropped > 0) {
-      int64_t now = now_ms();
+      int64_t now = wall_ms();
       cache_.drop_ending_by(Tier::kRollup1m, now - ret.rollup_1m_ms);
       cache_.drop_ending_by(Tier::kRollup1h, now - ret.rollup_1h_ms);
       dropped_.inc(dropped);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/clock.hpp"
 #include "core/stream_encode.hpp"
 #include "core/thread_name.hpp"
 #include "core/time_parse.hpp"
@@ -19,12 +20,6 @@ using Clock = std::chrono::steady_clock;
 namespace {
 constexpr size_t kMaxCommands = 10'000;
 constexpr size_t kMaxNotices = 10'000;
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 }  // namespace
 
 StreamHub::StreamHub(const Settings& settings, const LiveSettings& live,
