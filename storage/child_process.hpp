@@ -1,5 +1,7 @@
 // Starting and reaping child processes (initdb, postgres) with optional privilege drop
-// and a parent-death signal. Only async-signal-safe calls run between fork and exec.
+// and a parent-death signal: the storage layer's options on top of core/subprocess.hpp,
+// which prepares everything before fork and makes only async-signal-safe calls between
+// fork and exec.
 #pragma once
 
 #include <sys/types.h>
@@ -21,8 +23,8 @@ struct SpawnOptions {
   std::vector<std::string> env_remove;  // variables the child must not inherit
 };
 
-// Starts the program; throws std::system_error when fork fails. An exec failure shows
-// as exit status 127.
+// Starts the program (stdin from /dev/null); throws std::system_error when fork fails. An
+// exec failure shows as exit status 127 (and is logged with its reason).
 pid_t spawn_process(const SpawnOptions& options);
 
 // Waits up to `timeout` for the child to end; its wait status, or nullopt if it still runs.

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets with clang (ASan + UBSan) straight from the parser sources
-# and runs each for a bounded time from its seed corpus (tests/fuzz/corpus/<target>/).
-# Registered in ctest as `fuzz`; the main build uses g++, so this compiles on its own.
+# Builds the libFuzzer targets with clang (ASan + UBSan) straight from the parser sources,
+# then either replays the committed corpus (tests/fuzz/corpus/<target>/) or fuzzes from it.
+# The main build uses g++, so this compiles on its own.
 #   tests/fuzz/run.sh [target...]        default: every target
-#   FUZZ_SECONDS=n                       time per target (default 20)
+#   FUZZ_SECONDS=n                       fuzz each target for n seconds (default 20);
+#                                        0: only replay the corpus, each input once: what
+#                                        CI runs (ctest `fuzz`)
+#   FUZZ_MERGE=1                         after fuzzing, add the new inputs that reach new
+#                                        coverage to tests/fuzz/corpus/<target>/ (commit
+#                                        them: CI replays them from then on)
 #   FUZZ_ARTIFACTS=dir                   where crashing inputs are kept (default ./fuzz-artifacts)
 # Exits 0 when no target crashed, 1 on a crash or build failure, 77 (ctest: skipped) when
 # clang++ is missing.
@@ -28,7 +33,10 @@ sources=(api/line_protocol.cpp api/ingest_decode.cpp api/heartbeat_decode.cpp ap
          core/sample_batch.cpp core/settings.cpp api/http_types.cpp api/query_params.cpp
          core/query_plan.cpp core/compaction.cpp core/series_filter.cpp server/router.cpp
          server/request_target.cpp)
-flags=(-std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined
+# A replay runs a few hundred inputs: -O0 builds in about 60 % of the time of -O1, which
+# fuzzing wants for speed.
+if [ "$seconds" = 0 ]; then opt=-O0; else opt=-O1; fi
+flags=(-std=c++20 -g "$opt" -fno-omit-frame-pointer -fsanitize=address,undefined
        -fno-sanitize-recover=undefined -I"$repo")
 
 work=$(mktemp -d)
@@ -73,12 +81,29 @@ for t in "${targets[@]}"; do
   # New inputs go to a scratch corpus; the seed corpus in the repository stays as it is.
   mkdir -p "$work/corpus-$t" "$work/artifacts-$t"
   log="$work/$t.log"
-  if "$bin" "$work/corpus-$t" "$repo/tests/fuzz/corpus/$t" "${dict[@]}" \
-       -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+  if [ "$seconds" = 0 ]; then
+    # Given files rather than directories, libFuzzer runs each once and does not fuzz.
+    mapfile -t inputs < <(find "$repo/tests/fuzz/corpus/$t" -type f | sort)
+    run=("${inputs[@]}")
+  else
+    run=("$work/corpus-$t" "$repo/tests/fuzz/corpus/$t" "${dict[@]}" -max_total_time="$seconds")
+  fi
+  if "$bin" "${run[@]}" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
        -print_final_stats=1 -artifact_prefix="$work/artifacts-$t/" >"$log" 2>&1; then
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 || true)
-    echo "fuzz: $t: no crash in ${seconds} s (${runs:-?} runs, ${cov:-cov: ?})"
+    if [ "$seconds" = 0 ]; then
+      echo "fuzz: $t: the corpus's ${#inputs[@]} inputs replayed, no crash"
+    else
+      echo "fuzz: $t: no crash in ${seconds} s (${runs:-?} runs, ${cov:-cov: ?})"
+      if [ "${FUZZ_MERGE:-0}" = 1 ]; then
+        before=$(find "$repo/tests/fuzz/corpus/$t" -type f | wc -l)
+        "$bin" -merge=1 "$repo/tests/fuzz/corpus/$t" "$work/corpus-$t" "${dict[@]}" \
+          -max_len=65536 >"$work/$t.merge.log" 2>&1
+        after=$(find "$repo/tests/fuzz/corpus/$t" -type f | wc -l)
+        echo "fuzz: $t: $((after - before)) new inputs merged into tests/fuzz/corpus/$t"
+      fi
+    fi
   else
     status=1
     echo "fuzz: $t: FAILED" >&2

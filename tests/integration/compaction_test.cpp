@@ -141,7 +141,10 @@ TEST_F(CompactionTest, LateDataAddsAChunkAndMergesIntoRollups) {
 
 TEST_F(CompactionTest, OpenWindowStaysInTheInbox) {
   write(fmt::format("open,node=comp-3 v=1 {}\n", now_ms()));
-  std::this_thread::sleep_for(1000ms);  // several compaction intervals
+  // A sample in a long-closed window, written after it: once a compaction pass has moved
+  // that one, the pass has seen the open window's sample too, and left it.
+  write(fmt::format("open,node=comp-3-closed v=1 {}\n", now_ms() - 2 * 3'600'000));
+  ASSERT_TRUE(wait_inbox("comp-3-closed"));
   auto r = query(
       "SELECT count(*) FROM inbox i, unnest(i.series_ids) sid JOIN series s ON s.series_id = sid "
       "WHERE s.node_id = 'comp-3'");

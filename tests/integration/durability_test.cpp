@@ -75,6 +75,16 @@ std::set<double> stored_values(const std::string& conninfo) {
   return out;
 }
 
+size_t acknowledged(Outcome& out) {
+  std::lock_guard lock(out.mu);
+  return out.acknowledged.size();
+}
+
+int unavailable(Outcome& out) {
+  std::lock_guard lock(out.mu);
+  return out.unavailable;
+}
+
 void expect_all_acknowledged_stored(Outcome& out, const std::set<double>& stored) {
   size_t missing = 0;
   for (auto [w, r] : out.acknowledged)
@@ -90,7 +100,10 @@ void expect_all_acknowledged_stored(Outcome& out, const std::set<double>& stored
 
 TEST(Durability, EveryAcknowledgedSampleSurvivesSigkillMidStream) {
   TempDir dir;
-  auto d = std::make_unique<Daemon>(dir.path());
+  // A cluster of the daemon's own initdb, as on a real first start, not the tests' template.
+  auto d = std::make_unique<Daemon>(dir.path(), std::vector<std::string>{},
+                                    std::vector<std::pair<std::string, std::string>>{},
+                                    Cluster::fresh_initdb);
   ASSERT_TRUE(d->wait_ready()) << d->log();
   std::atomic<int> port{d->port()};
   std::atomic<bool> stop{false};
@@ -98,23 +111,22 @@ TEST(Durability, EveryAcknowledgedSampleSurvivesSigkillMidStream) {
   std::vector<std::thread> writers;
   for (int w = 0; w < 4; ++w)
     writers.emplace_back([&, w] { write_until(0, port, w, stop, out); });
-  std::this_thread::sleep_for(1500ms);
+  // Killed mid-stream: once the writers have had plenty acknowledged (and go on writing).
+  const bool going = eventually([&] { return acknowledged(out) > 40; }, 30s);
   d->signal(SIGKILL);
   ASSERT_TRUE(d->wait_exit(5s).has_value());
-  size_t acked_before_kill;
-  {
-    std::lock_guard lock(out.mu);
-    acked_before_kill = out.acknowledged.size();
-  }
+  const size_t acked_before_kill = acknowledged(out);
   // Same data dir: the embedded PostgreSQL recovers from its WAL.
   d = std::make_unique<Daemon>(dir.path());
   ASSERT_TRUE(d->wait_ready()) << d->log();
   port = d->port();
-  std::this_thread::sleep_for(500ms);  // writers go on against the new daemon
+  // The writers go on against the new daemon.
+  const bool resumed = eventually([&] { return acknowledged(out) > acked_before_kill + 20; }, 30s);
   stop = true;
   for (auto& t : writers)
     t.join();
-  ASSERT_GT(acked_before_kill, 10u) << "the writers did not get going before the kill";
+  ASSERT_TRUE(going) << "the writers did not get going before the kill";
+  EXPECT_TRUE(resumed) << "the writers got nothing acknowledged after the restart";
   ASSERT_FALSE(out.rejected.empty());
   expect_all_acknowledged_stored(
       out, stored_values(fmt::format("host={}/run port=5432 user=postgres dbname=metricsd",
@@ -177,27 +189,17 @@ TEST(Durability, PostgresStoppedUnderLoadGives503sAndLosesNothingAcknowledged) {
   std::vector<std::thread> writers;
   for (int w = 0; w < 3; ++w)
     writers.emplace_back([&, w] { write_until(0, port, w, stop, out); });
-  std::this_thread::sleep_for(700ms);
+  ASSERT_TRUE(eventually([&] { return acknowledged(out) > 20; }, 30s))
+      << "the writers did not get going\n"
+      << d.log();
   pg.stop(std::chrono::milliseconds(100));  // fast shutdown under load
-  std::this_thread::sleep_for(1000ms);
-  int unavailable_while_down;
-  {
-    std::lock_guard lock(out.mu);
-    unavailable_while_down = out.unavailable;
-  }
+  // The writers go on while it is down, and get 503s.
+  eventually([&] { return unavailable(out) > 5; }, 15s);
+  const int unavailable_while_down = unavailable(out);
   pg.start();
   // Writes succeed again by themselves.
-  size_t acked_at_restart;
-  {
-    std::lock_guard lock(out.mu);
-    acked_at_restart = out.acknowledged.size();
-  }
-  bool recovered = false;
-  for (int i = 0; i < 300 && !recovered; ++i) {
-    std::this_thread::sleep_for(50ms);
-    std::lock_guard lock(out.mu);
-    recovered = out.acknowledged.size() > acked_at_restart + 5;
-  }
+  const size_t acked_at_restart = acknowledged(out);
+  const bool recovered = eventually([&] { return acknowledged(out) > acked_at_restart + 5; }, 15s);
   stop = true;
   for (auto& t : writers)
     t.join();

@@ -143,6 +143,28 @@ TEST_F(ExternalDb, MigrateCommandAppliesAndIsIdempotent) {
   EXPECT_EQ(storage::current_schema_version(c), storage::embedded_migrations().back().version);
 }
 
+// GET /api/v1/config shows both database URLs with their passwords masked, in the URL and
+// in the key=value form. (The throwaway server trusts loopback connections, so the daemon
+// runs with the passwords in place.)
+TEST_F(ExternalDb, ConfigMasksTheDatabasePasswords) {
+  ensure_running();
+  create_db("masked");
+  TempDir data;
+  const std::string write_url =
+      fmt::format("postgresql://postgres:url-s3cret@127.0.0.1:{}/masked", port_);
+  const std::string read_url =
+      fmt::format("host=127.0.0.1 port={} user=postgres password=kv-s3cret dbname=masked", port_);
+  Daemon d(data.path(), {"--database-url", write_url, "--database-read-url", read_url});
+  ASSERT_TRUE(d.wait_ready()) << d.log();
+  auto r = http_request(d.port(), "GET", "/api/v1/config");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto db = nlohmann::json::parse(r.body)["settings"]["database"];
+  EXPECT_EQ(db["url"], fmt::format("postgresql://postgres:***@127.0.0.1:{}/masked", port_));
+  EXPECT_EQ(db["read_url"],
+            fmt::format("host=127.0.0.1 port={} user=postgres password=*** dbname=masked", port_));
+  EXPECT_EQ(r.body.find("s3cret"), std::string::npos) << r.body;
+}
+
 TEST_F(ExternalDb, UnreachableAtMigrateExitsNonZeroWithReason) {
   TempDir data;
   std::string out;

@@ -1,10 +1,13 @@
 // Test harness; see harness.hpp.
 #include "harness.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -17,6 +20,9 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+
+#include "core/subprocess.hpp"
+#include "storage/embedded_postgres.hpp"
 
 namespace metricsd::test {
 
@@ -141,25 +147,16 @@ pid_t spawn(const std::vector<std::string>& args, const fs::path& log,
             const std::vector<std::pair<std::string, std::string>>& env) {
   // TEST_METRICSD_BINARY runs the suite against another build (e.g. a sanitizer one).
   const char* other = std::getenv("TEST_METRICSD_BINARY");
-  std::vector<std::string> full = {other && *other ? other : METRICSD_BINARY};
-  full.insert(full.end(), args.begin(), args.end());
-  pid_t pid = fork();
-  if (pid == 0) {
-    FILE* f = std::fopen(log.c_str(), "w");
-    if (f) {
-      dup2(fileno(f), 1);
-      dup2(fileno(f), 2);
-    }
-    for (const auto& [k, v] : env)
-      setenv(k.c_str(), v.c_str(), 1);
-    std::vector<char*> argv;
-    for (auto& a : full)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
+  SubprocessSpec spec;
+  spec.argv = {other && *other ? other : METRICSD_BINARY};
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  spec.env_set = env;
+  spec.stdout_ = Stdio::to_file(log.string());
+  spec.stderr_ = Stdio::to_stdout();
+  spec.close_other_fds = true;  // nothing of the test's (its sockets) leaks into the daemon
+  Spawned s = spawn_subprocess(spec);
+  if (!s.started()) ADD_FAILURE() << "starting metricsd: " << s.describe_failure();
+  return s.pid;
 }
 
 std::string slurp(const fs::path& p) {
@@ -171,12 +168,90 @@ std::string slurp(const fs::path& p) {
 
 }  // namespace
 
+namespace {
+
+// Removes a directory at exit (the per-process template).
+struct RemoveAtExit {
+  fs::path path;
+  ~RemoveAtExit() {
+    std::error_code ec;
+    if (!path.empty()) fs::remove_all(path, ec);
+  }
+};
+
+void make_template(const fs::path& dir) {
+  // Built next to its final place and renamed, so a cluster found there is complete.
+  fs::path tmp = dir.string() + ".tmp-" + std::to_string(getpid());
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp);
+  // Like TempDir: the postgres user (when the tests run as root) must reach its socket.
+  fs::permissions(tmp, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec,
+                  fs::perm_options::replace);
+  storage::EmbeddedPostgres::Options o;
+  o.data_dir = tmp;
+  o.settings = {"fsync=off"};  // only this first start; the copies run as the daemon says
+  {
+    storage::EmbeddedPostgres pg(o);
+    pg.start();  // initdb, start, CREATE DATABASE metricsd: what a daemon's first start does
+    pg.stop();
+  }
+  for (const char* leftover : {"run", "postgres.log"})
+    fs::remove_all(tmp / leftover, ec);
+  fs::remove_all(dir, ec);
+  fs::rename(tmp, dir);
+}
+
+}  // namespace
+
+fs::path cluster_template() {
+  static std::mutex mu;
+  static fs::path ready;
+  static RemoveAtExit own;
+  std::lock_guard lock(mu);
+  if (!ready.empty()) return ready;
+  const char* shared = std::getenv("TEST_METRICSD_CLUSTER_TEMPLATE");
+  fs::path dir = shared && *shared
+                     ? fs::path(shared)
+                     : fs::path("/tmp") / ("metricsd-test-template-" + std::to_string(getpid()));
+  // One process makes it; the others (ctest runs suites side by side) wait for it.
+  int fd = ::open((dir.string() + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::runtime_error("cannot open the template lock for " + dir.string());
+  ::flock(fd, LOCK_EX);
+  try {
+    if (!fs::exists(dir / "postgres" / "PG_VERSION")) make_template(dir);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+  if (!(shared && *shared)) {
+    own.path = dir;
+    fs::remove(dir.string() + ".lock");
+  }
+  ready = dir;
+  return ready;
+}
+
 Daemon::Daemon(fs::path data_dir, std::vector<std::string> args,
-               std::vector<std::pair<std::string, std::string>> env)
+               std::vector<std::pair<std::string, std::string>> env, Cluster cluster)
     : data_dir_(std::move(data_dir)) {
   static int counter = 0;
   log_path_ = fs::path("/tmp") / ("metricsd-test-log-" + std::to_string(getpid()) + "-" +
                                   std::to_string(++counter) + ".log");
+  const bool external = std::find(args.begin(), args.end(), "--database-url") != args.end() ||
+                        std::any_of(env.begin(), env.end(), [](const auto& kv) {
+                          return kv.first == "METRICSD_DATABASE_URL";
+                        });
+  if (cluster == Cluster::from_template && !external && !fs::exists(data_dir_ / "postgres")) {
+    fs::create_directories(data_dir_);
+    // cp -a keeps the owner (postgres, when the tests run as root) and the modes.
+    SubprocessSpec cp;
+    cp.argv = {"/bin/cp", "-a", (cluster_template() / "postgres").string(),
+               (data_dir_ / "postgres").string()};
+    if (int rc = run_subprocess(cp); rc != 0)
+      ADD_FAILURE() << "copying the template cluster into " << data_dir_ << ": exit code " << rc;
+  }
   std::vector<std::string> full = {"serve", "--listen", "127.0.0.1:0", "--data-dir",
                                    data_dir_.string()};
   full.insert(full.end(), args.begin(), args.end());

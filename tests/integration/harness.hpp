@@ -52,11 +52,29 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// How a test daemon's embedded PostgreSQL cluster comes to be.
+enum class Cluster {
+  // A copy of a cluster made once per test run (see cluster_template()), placed in
+  // <data_dir>/postgres before the daemon starts, which then finds it and skips initdb.
+  // Only when the data dir has no cluster yet and the daemon gets no database URL.
+  from_template,
+  // The daemon runs initdb itself, as on a real first start.
+  fresh_initdb,
+};
+
+// The directory holding the template cluster (<dir>/postgres): what EmbeddedPostgres
+// creates on a first start (initdb, then the empty `metricsd` database), stopped cleanly.
+// Made once, under a file lock, at $TEST_METRICSD_CLUSTER_TEMPLATE (ctest sets it for all
+// integration tests, so the suites running side by side share one; it removes it at the
+// end), else in a directory of this process's removed at its exit.
+std::filesystem::path cluster_template();
+
 class Daemon {
  public:
   // Starts `metricsd serve --listen 127.0.0.1:0 --data-dir <dir> args...`.
   Daemon(std::filesystem::path data_dir, std::vector<std::string> args = {},
-         std::vector<std::pair<std::string, std::string>> env = {});
+         std::vector<std::pair<std::string, std::string>> env = {},
+         Cluster cluster = Cluster::from_template);
   ~Daemon();  // SIGKILL if still running
 
   // Waits for the "listening on" log line; false if the process exited first.

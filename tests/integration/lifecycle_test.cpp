@@ -21,6 +21,16 @@ std::string first_line(const std::string& s) {
   return s.substr(0, s.find('\n'));
 }
 
+// Whether `sig` is pending for the process (SigPnd or ShdPnd of /proc/<pid>/status).
+bool signal_pending(pid_t pid, int sig) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("SigPnd:", 0) == 0 || line.rfind("ShdPnd:", 0) == 0)
+      if (std::stoull(line.substr(7), nullptr, 16) & (1ULL << (sig - 1))) return true;
+  return false;
+}
+
 struct BadSetting {
   std::vector<std::string> args;
   std::vector<std::pair<std::string, std::string>> env;
@@ -93,7 +103,14 @@ TEST(Lifecycle, SigtermDrainsStopsPostgresAndExitsZero) {
   // An idle keep-alive connection must not hold the shutdown.
   std::thread idle(
       [&] { raw_exchange(d.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 20s); });
-  std::this_thread::sleep_for(200ms);
+  // Until the server has answered it and holds it open (the scrape counts itself too).
+  EXPECT_TRUE(eventually([&] {
+    return metric_value(
+               d.port(),
+               R"(metricsd_http_requests_total{method="GET",route="/healthz",status="200"})",
+               0) >= 1 &&
+           metric_value(d.port(), "metricsd_http_connections", 0) >= 2;
+  }));
   auto t0 = std::chrono::steady_clock::now();
   d.signal(SIGTERM);
   auto rc = d.wait_exit(10s);
@@ -140,7 +157,9 @@ TEST(Lifecycle, LeftoverPostgresFromACrashIsStoppedAndReplaced) {
     d.signal(SIGKILL);
     ASSERT_TRUE(d.wait_exit(5s).has_value());
   }
-  std::this_thread::sleep_for(300ms);
+  // The daemon is reaped, so its parent-death SIGQUIT was sent; the stopped server holds it
+  // pending and lives on.
+  EXPECT_TRUE(eventually([&] { return signal_pending(pg, SIGQUIT); }, 5s));
   ASSERT_TRUE(process_alive(pg));
   Daemon again(dir.path());
   bool ready = again.wait_ready(60s);
@@ -148,6 +167,28 @@ TEST(Lifecycle, LeftoverPostgresFromACrashIsStoppedAndReplaced) {
   ASSERT_TRUE(ready) << again.log();
   EXPECT_NE(again.log().find("left over from an earlier run"), std::string::npos) << again.log();
   EXPECT_NE(embedded_postgres_pid(dir.path()), pg);
+}
+
+// The other tests' daemons start on a copy of the harness's template cluster; this one
+// runs initdb itself, as on a real first start, and the template holds what it made.
+TEST(Lifecycle, FirstStartCreatesTheClusterAndTheTestTemplateMatchesIt) {
+  TempDir dir;
+  Daemon d(dir.path(), {}, {}, Cluster::fresh_initdb);
+  ASSERT_TRUE(d.wait_ready()) << d.log();
+  EXPECT_NE(d.log().find("creating a new cluster"), std::string::npos) << d.log();
+  auto slurp = [](const fs::path& p) {
+    std::ifstream f(p);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+  };
+  const fs::path made = dir.path() / "postgres", copied = cluster_template() / "postgres";
+  for (const char* file :
+       {"PG_VERSION", "pg_hba.conf", "pg_ident.conf", "postgresql.conf", "postgresql.auto.conf"}) {
+    ASSERT_TRUE(fs::exists(made / file)) << file;
+    EXPECT_EQ(slurp(copied / file), slurp(made / file)) << file;
+  }
+  EXPECT_EQ(fs::status(copied).permissions(), fs::status(made).permissions());
 }
 
 TEST(Lifecycle, JsonLogFormatWritesOneObjectPerLine) {

@@ -77,8 +77,12 @@ TEST_F(NodeStatusTest, SilenceMakesANodeStaleThenOfflineAndAHeartbeatBringsItBac
 }
 
 TEST_F(NodeStatusTest, OwnIntervalLengthensTheThresholds) {
+  // Two nodes heard at the same moment: one on the suite's thresholds (stale after 1 s),
+  // one announcing a 2 s interval (stale after 3 x 2 s). When the first turns stale, the
+  // second is still online.
   ASSERT_EQ(heartbeat("slow-1", {{"interval_s", 2}}).status, 200);
-  std::this_thread::sleep_for(2500ms);  // beyond the 1 s default, within 3 x 2 s
+  ASSERT_EQ(heartbeat("fast-1", json::object()).status, 200);
+  ASSERT_TRUE(wait_status("fast-1", "stale"));
   EXPECT_EQ(status_of("slow-1"), "online");
   EXPECT_TRUE(wait_status("slow-1", "stale"));
 }
@@ -112,11 +116,16 @@ TEST_F(NodeStatusTest, BadEventQueriesAre400) {
 }
 
 TEST_F(NodeStatusTest, MetricsCountNodesByStatus) {
+  const int port = daemon_->port();
+  const std::string online = "metricsd_nodes{status=\"online\"}";
+  const std::string to_stale = "metricsd_node_status_transitions_total{to=\"stale\"}";
+  const double stale_before = metric_value(port, to_stale, 0);
   ASSERT_EQ(heartbeat("count-1", json::object()).status, 200);
-  std::this_thread::sleep_for(1500ms);
-  auto m = http_request(daemon_->port(), "GET", "/metrics");
-  EXPECT_NE(m.body.find("metricsd_nodes{status=\"online\"}"), std::string::npos) << m.body;
-  EXPECT_NE(m.body.find("metricsd_node_status_transitions_total{to=\"stale\"}"), std::string::npos);
+  EXPECT_TRUE(eventually([&] { return metric_value(port, online, 0) >= 1; }))
+      << http_request(port, "GET", "/metrics").body;
+  ASSERT_TRUE(wait_status("count-1", "stale"));
+  EXPECT_TRUE(eventually([&] { return metric_value(port, to_stale, 0) > stale_before; }))
+      << http_request(port, "GET", "/metrics").body;
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -293,6 +294,11 @@ TEST_F(QueryCsvTest, TheConnectionServesTheNextRequestAfterIt) {
 // A buffered body would raise the daemon's peak RSS by at least the body's size (33 MB).
 TEST_F(QueryCsvTest, ALargeExportDoesNotGrowMemoryWithTheBody) {
   const pid_t pid = daemon_->pid();
+  // Decided before anything runs, so a skip means nothing was checked. (The slow-reader test
+  // below checks the same export's bytes under AddressSanitizer too.)
+  if (runs_under_asan(pid))
+    GTEST_SKIP() << "the daemon runs under AddressSanitizer, whose quarantine keeps freed "
+                    "memory resident: RSS says nothing about buffering";
   ASSERT_TRUE(reset_peak_rss(pid)) << "cannot reset VmHWM of the daemon";
   long before_kb = proc_status_kb(pid, "VmRSS");
   auto r = http_request(daemon_->port(), "GET", big_target());
@@ -305,16 +311,22 @@ TEST_F(QueryCsvTest, ALargeExportDoesNotGrowMemoryWithTheBody) {
   EXPECT_TRUE(r.body == expected) << "the large export differs from the expected rows";
   long growth = (peak_kb - before_kb) * 1024;
   RecordProperty("rss_growth_bytes", std::to_string(growth));
-  if (runs_under_asan(pid)) GTEST_SKIP() << "the daemon runs under AddressSanitizer";
   EXPECT_LT(growth, static_cast<long>(expected.size() / 4))
       << "RSS before " << before_kb << " kB, peak " << peak_kb << " kB, body " << expected.size()
       << " B";
 }
 
 // A reader with a small receive window that sleeps between small reads: the daemon waits
-// for it (producing no faster than it reads) and the body still arrives whole.
+// for it (producing no faster than it reads) and the body still arrives whole. The memory
+// bound is checked unless the daemon runs under AddressSanitizer (see above); the test then
+// says so in its output (rss_bound property) and passes on what it did check.
 TEST_F(QueryCsvTest, ASlowReaderGetsTheWholeBodyAndNothingIsBuffered) {
   const pid_t pid = daemon_->pid();
+  const bool rss_measurable = !runs_under_asan(pid);
+  RecordProperty("rss_bound", rss_measurable ? "checked" : "not checked: AddressSanitizer");
+  if (!rss_measurable)
+    std::cout << "[   NOTE   ] the daemon runs under AddressSanitizer: the memory bound is not "
+                 "checked, only the body and the writes\n";
   const double write_failed_before = metric_value(daemon_->port(), kWriteFailed, 0);
   ASSERT_TRUE(reset_peak_rss(pid));
   long before_kb = proc_status_kb(pid, "VmRSS");
@@ -345,9 +357,10 @@ TEST_F(QueryCsvTest, ASlowReaderGetsTheWholeBodyAndNothingIsBuffered) {
   RecordProperty("rss_growth_bytes", std::to_string(growth));
   EXPECT_EQ(metric_value(daemon_->port(), kWriteFailed, 0), write_failed_before)
       << "the slow reader's writes must wait, not time out";
-  if (runs_under_asan(pid)) GTEST_SKIP() << "the daemon runs under AddressSanitizer";
-  EXPECT_LT(growth, static_cast<long>(expected.size() / 4))
-      << "RSS before " << before_kb << " kB, peak " << peak_kb << " kB";
+  if (rss_measurable) {
+    EXPECT_LT(growth, static_cast<long>(expected.size() / 4))
+        << "RSS before " << before_kb << " kB, peak " << peak_kb << " kB";
+  }
 }
 
 TEST_F(QueryCsvTest, ErrorsBeforeTheFirstByteAreJson) {

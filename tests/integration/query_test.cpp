@@ -96,12 +96,9 @@ TEST_F(QueryTest, SameAnswerFromHeadRawAndRollups) {
   };
   json head_answer = ask(0);
   // Wait for the compaction (settle time plus a pass).
-  json after;
-  for (int i = 0; i < 100; ++i) {
-    std::this_thread::sleep_for(200ms);
-    auto m = http_request(daemon_->port(), "GET", "/metrics").body;
-    if (m.find("metricsd_compaction_samples_total 480") != std::string::npos) break;
-  }
+  ASSERT_TRUE(eventually(
+      [&] { return metric_value(daemon_->port(), "metricsd_compaction_samples_total", 0) >= 480; },
+      20s));
   EXPECT_EQ(ask(0), head_answer);  // rollup_1h
   auto minute = get(q(base_, base_ + 2 * kHourMs, "step=10m&agg=max"))["series"];
   // 1-minute rollups with raw chunks for the unaligned first second.
@@ -122,10 +119,9 @@ TEST_F(QueryTest, SameAnswerFromHeadRawAndRollups) {
 // A range whose ends are not whole minutes (from=-24h style): 1-minute rollups inside,
 // raw chunks at the ends, and each end counts only what lies in [from, to).
 TEST_F(QueryTest, UnalignedEndsReadRawChunksAroundRollups) {
-  for (int i = 0; i < 100; ++i) {
-    if (metric_value(daemon_->port(), "metricsd_compaction_samples_total", 0) >= 480) break;
-    std::this_thread::sleep_for(200ms);
-  }
+  ASSERT_TRUE(eventually(
+      [&] { return metric_value(daemon_->port(), "metricsd_compaction_samples_total", 0) >= 480; },
+      20s));
   const std::string minute_tier = R"(metricsd_query_tier_total{tier="rollup_1m"})";
   double before = metric_value(daemon_->port(), minute_tier, 0);
   auto j = get(q(base_ + 45'000, base_ + 2 * kHourMs - 15'000, "label=gpu:0&step=10m&agg=count"));

@@ -151,16 +151,14 @@ TEST(ReadIsolation, QueuedSlowReadsDoNotHoldUpWritesOrHeartbeats) {
   for (auto& t : readers)
     t.join();
 
+  // Every read is answered in full (query.timeout_ms is 60 s here): a read refused or cut
+  // short would end early, and then finishing after the writes would prove nothing.
   int last_read = 0;
   for (const auto& r : reads) {
     last_read = std::max(last_read, r.done);
     EXPECT_TRUE(r.failure.empty()) << r.failure;
-    if (r.status == 200) {
-      EXPECT_EQ(r.series, static_cast<size_t>(kSeries));
-    } else {
-      EXPECT_EQ(r.status, 503);
-      EXPECT_EQ(r.code, "unavailable");
-    }
+    EXPECT_EQ(r.status, 200) << r.code;
+    EXPECT_EQ(r.series, static_cast<size_t>(kSeries));
   }
   EXPECT_LT(last_write, last_read)
       << "the writes finished after every read; reads done when the writes finished: "

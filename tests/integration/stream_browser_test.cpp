@@ -121,8 +121,10 @@ TEST_F(StreamBrowserTest, PageShowsSnapshotAndLiveValues) {
   // The page has subscribed once its snapshot went out.
   ASSERT_GE(wait_metric("metricsd_stream_snapshots_total", 1, 60s), 1)
       << "the page never subscribed";
+  const double delivered = metric_value(port(), "metricsd_stream_samples_delivered_total", 0);
   ASSERT_EQ(post_metrics("browser-1", {{"browsert.live", 42.5}}).status, 200);
-  std::this_thread::sleep_for(1s);  // "within a fraction of a second", with room to spare
+  // Sent to the page's WebSocket before the page is let go.
+  EXPECT_GT(wait_metric("metricsd_stream_samples_delivered_total", delivered + 1, 10s), delivered);
   hold.release();
   ASSERT_EQ(dom.wait_for(60s), std::future_status::ready);
   std::string html = dom.get();

@@ -123,8 +123,12 @@ TEST_F(StreamTest, UnsubscribeStopsDeliveryAndPingIsAnswered) {
   auto ack = c.next();
   ASSERT_TRUE(ack);
   EXPECT_EQ(*ack, json::parse(R"({"type":"unsubscribed","id":2,"channels":["events"]})"));
+  // A client still subscribed witnesses the flush that would have carried the sample to c
+  // too, ahead of c's pong.
+  WsClient witness(port());
+  subscribe(witness, {{"op", "subscribe"}, {"id", 1}, {"channels", {"metrics:unsub"}}});
   ASSERT_EQ(post_metrics("unsub-1", {{"unsub.x", 1}}).status, 200);
-  std::this_thread::sleep_for(400ms);
+  ASSERT_TRUE(witness.next_of("metrics", 5s)) << "the sample was never streamed";
   ASSERT_TRUE(c.send_json(json{{"op", "ping"}, {"id", 3}}));
   auto pong = c.next();
   ASSERT_TRUE(pong);

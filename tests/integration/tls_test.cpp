@@ -84,8 +84,8 @@ TEST(Tls, ServesHttpsOnlyWithModernProtocolsAndReloadsOnSighup) {
   fs::copy_file(cert, kept);
   { std::ofstream(cert) << "not a certificate"; }
   d.signal(SIGHUP);
-  std::this_thread::sleep_for(500ms);
-  EXPECT_NE(d.log().find("reload failed"), std::string::npos) << d.log();
+  EXPECT_TRUE(eventually([&] { return d.log().find("reload failed") != std::string::npos; }))
+      << d.log();
   std::string serial3;
   TlsOptions still{kept, 0, &serial3};
   EXPECT_EQ(https_request(d.port(), "GET", "/healthz", still).status, 200);

@@ -14,6 +14,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/subprocess.hpp"
+
 namespace metricsd::test {
 
 namespace fs = std::filesystem;
@@ -23,24 +25,16 @@ ToolProcess::ToolProcess(const std::string& binary, const std::vector<std::strin
   static int counter = 0;
   log_path_ = fs::path("/tmp") / ("metricsd-tool-log-" + std::to_string(getpid()) + "-" +
                                   std::to_string(++counter) + ".log");
-  std::vector<std::string> full = {binary};
-  full.insert(full.end(), args.begin(), args.end());
-  pid_ = fork();
-  if (pid_ == 0) {
-    FILE* f = std::fopen(log_path_.c_str(), "w");
-    if (f) {
-      dup2(fileno(f), 1);
-      dup2(fileno(f), 2);
-    }
-    for (const auto& [k, v] : env)
-      setenv(k.c_str(), v.c_str(), 1);
-    std::vector<char*> argv;
-    for (auto& a : full)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
+  SubprocessSpec spec;
+  spec.argv = {binary};
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  spec.env_set = env;
+  spec.stdout_ = Stdio::to_file(log_path_.string());
+  spec.stderr_ = Stdio::to_stdout();
+  spec.close_other_fds = true;  // nothing of the test's (its sockets) leaks into the tool
+  Spawned s = spawn_subprocess(spec);
+  if (!s.started()) ADD_FAILURE() << "starting " << binary << ": " << s.describe_failure();
+  pid_ = s.pid;
 }
 
 ToolProcess::~ToolProcess() {

@@ -1,5 +1,6 @@
-// Child processes with deadlines (see command_runner.hpp). fork + execvp, three pipes,
-// one poll loop until both output pipes close and the child is reaped, or the deadline.
+// Child processes with deadlines (see command_runner.hpp). core/subprocess starts the
+// child on three pipes; one poll loop until both output pipes close and the child is
+// reaped, or the deadline.
 #include "tools/agent/command_runner.hpp"
 
 #include <fcntl.h>
@@ -13,6 +14,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
+
+#include "core/subprocess.hpp"
 
 namespace metricsd::tools {
 namespace {
@@ -60,39 +63,33 @@ CommandResult run_command(const CommandSpec& spec) {
     }
     return r;
   }
-  std::vector<char*> argv;
-  for (const auto& a : spec.argv)
-    argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    r.error = std::string("fork: ") + std::strerror(errno);
+  // The child: own process group, default signal handling, the pipes as stdio, nothing
+  // else of the agent's (its HTTP connections, the line-protocol port) leaked into a
+  // program that might outlive the deadline.
+  SubprocessSpec child;
+  child.argv = spec.argv;
+  child.search_path = true;
+  child.stdin_ = Stdio::from_fd(in[0]);
+  child.stdout_ = Stdio::from_fd(out[1]);
+  child.stderr_ = Stdio::from_fd(err[1]);
+  child.close_other_fds = true;
+  child.new_process_group = true;
+  child.default_sigpipe = true;
+  Spawned spawned;
+  try {
+    spawned = spawn_subprocess(child);
+  } catch (const std::exception& e) {
+    r.error = e.what();
     for (int* p : {in, out, err}) {
       close_fd(p[0]);
       close_fd(p[1]);
     }
     return r;
   }
-  if (pid == 0) {
-    // Child: own process group, default signal handling, the pipes as stdio.
-    ::setpgid(0, 0);
-    sigset_t all;
-    sigemptyset(&all);
-    ::sigprocmask(SIG_SETMASK, &all, nullptr);
-    ::signal(SIGPIPE, SIG_DFL);
-    ::dup2(in[0], 0);
-    ::dup2(out[1], 1);
-    ::dup2(err[1], 2);
-    // Nothing else of the agent's (its HTTP connections, the line-protocol port) leaks into
-    // a program that might outlive the deadline.
-    ::close_range(3, ~0U, 0);
-    ::execvp(argv[0], argv.data());
-    const char msg[] = "exec failed\n";
-    [[maybe_unused]] auto n = ::write(2, msg, sizeof msg - 1);
-    ::_exit(127);
-  }
-  ::setpgid(pid, pid);  // also from the parent, so the kill below cannot race the child
+  const pid_t pid = spawned.pid;
+  // As before the shared helper: a program that cannot be executed is a start that exits
+  // 127 with "exec failed" on stderr.
+  if (!spawned.started()) r.err = "exec failed\n";
   r.started = true;
   close_fd(in[0]);
   close_fd(out[1]);
