@@ -133,10 +133,4 @@ std::string format_rfc3339_ms(int64_t ms) {
   return buf;
 }
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace metricsd

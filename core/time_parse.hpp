@@ -29,6 +29,4 @@ std::optional<int64_t> seconds_to_ms(double seconds);
 // "2026-11-24T10:00:00.000Z"
 std::string format_rfc3339_ms(int64_t ms);
 
-int64_t now_ms();
-
 }  // namespace metricsd

@@ -27,6 +27,17 @@ void IngestService::count_rejected(const char* reason, size_t samples) {
   rejected_samples_.with({reason}).inc(static_cast<double>(samples));
 }
 
+void IngestService::count_refusal(size_t samples) {
+  try {
+    throw;
+  } catch (const storage::Overloaded&) {
+    count_rejected("overloaded", samples);
+  } catch (const storage::Unavailable&) {
+    count_rejected("unavailable", samples);
+  } catch (...) {
+  }
+}
+
 std::vector<std::string> IngestService::nodes_of(const SampleBatch& batch) const {
   std::vector<std::string> out;
   auto add = [&out](const std::string& node) {
@@ -76,11 +87,8 @@ boost::asio::awaitable<void> IngestService::write(SampleBatch batch, const char*
   SampleRows rows = co_await resolve(std::move(batch));
   try {
     co_await writer_.write(std::move(rows));
-  } catch (const storage::Overloaded&) {
-    count_rejected("overloaded", n);
-    throw;
-  } catch (const storage::Unavailable&) {
-    count_rejected("unavailable", n);
+  } catch (...) {
+    count_refusal(n);
     throw;
   }
   accepted_.with({format}).inc(static_cast<double>(n));
@@ -103,11 +111,8 @@ boost::asio::awaitable<storage::HeartbeatCommit> IngestService::heartbeat(
       }
       return committed;
     });
-  } catch (const storage::Overloaded&) {
-    count_rejected("overloaded", n);
-    throw;
-  } catch (const storage::Unavailable&) {
-    count_rejected("unavailable", n);
+  } catch (...) {
+    count_refusal(n);
     throw;
   }
   if (n) accepted_.with({"heartbeat"}).inc(static_cast<double>(n));

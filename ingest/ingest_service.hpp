@@ -57,6 +57,9 @@ class IngestService {
   void count_rejected(const char* reason, size_t samples);
 
  private:
+  // In a catch block: counts the write as refused when storage refused it (its queue or
+  // the pool's was full, or no database).
+  void count_refusal(size_t samples);
   // The batch's samples by series id, creating series the registry lacks.
   boost::asio::awaitable<SampleRows> resolve(SampleBatch batch);
 

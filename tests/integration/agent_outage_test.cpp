@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "core/clock.hpp"
 #include "harness.hpp"
 #include "tool_process.hpp"
 
@@ -18,12 +19,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Samples of system.load1 from the node in [from_ms, to_ms), counted per second by the daemon.
 double samples_between(int port, int64_t from_ms, int64_t to_ms) {

@@ -7,6 +7,7 @@
 #include <pqxx/pqxx>
 #include <thread>
 
+#include "core/clock.hpp"
 #include "core/compaction.hpp"
 #include "core/time_parse.hpp"
 #include "harness.hpp"
@@ -61,7 +62,7 @@ Daemon* CompactionTest::daemon_ = nullptr;
 
 // A window-aligned time two hours back, so every window used is closed.
 int64_t base_ms() {
-  return floor_to(now_ms() - 2 * kHourMs, kHourMs);
+  return floor_to(wall_ms() - 2 * kHourMs, kHourMs);
 }
 
 TEST_F(CompactionTest, ClosedWindowsBecomeChunksAndRollupsWithExactAggregates) {
@@ -140,10 +141,10 @@ TEST_F(CompactionTest, LateDataAddsAChunkAndMergesIntoRollups) {
 }
 
 TEST_F(CompactionTest, OpenWindowStaysInTheInbox) {
-  write(fmt::format("open,node=comp-3 v=1 {}\n", now_ms()));
+  write(fmt::format("open,node=comp-3 v=1 {}\n", wall_ms()));
   // A sample in a long-closed window, written after it: once a compaction pass has moved
   // that one, the pass has seen the open window's sample too, and left it.
-  write(fmt::format("open,node=comp-3-closed v=1 {}\n", now_ms() - 2 * 3'600'000));
+  write(fmt::format("open,node=comp-3-closed v=1 {}\n", wall_ms() - 2 * 3'600'000));
   ASSERT_TRUE(wait_inbox("comp-3-closed"));
   auto r = query(
       "SELECT count(*) FROM inbox i, unnest(i.series_ids) sid JOIN series s ON s.series_id = sid "
@@ -153,7 +154,7 @@ TEST_F(CompactionTest, OpenWindowStaysInTheInbox) {
 }
 
 TEST_F(CompactionTest, RetentionDropsWholeOldPartitionsAndKeepsRecentOnes) {
-  int64_t now = now_ms();
+  int64_t now = wall_ms();
   int64_t old_day = now - 10 * 86'400'000LL;
   {
     pqxx::connection c(conninfo());

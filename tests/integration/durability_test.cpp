@@ -98,6 +98,29 @@ void expect_all_acknowledged_stored(Outcome& out, const std::set<double>& stored
   EXPECT_EQ(leaked, 0u) << "samples of rejected requests were stored";
 }
 
+// Four writers posting until join(), to whatever port `port` holds.
+struct Writers {
+  explicit Writers(int first_port) : port(first_port) {
+    for (int w = 0; w < 4; ++w)
+      threads.emplace_back([this, w] { write_until(0, port, w, stop, out); });
+  }
+  ~Writers() { join(); }
+  void join() {
+    stop = true;
+    for (auto& t : threads)
+      if (t.joinable()) t.join();
+  }
+  std::atomic<int> port;
+  std::atomic<bool> stop{false};
+  Outcome out;
+  std::vector<std::thread> threads;
+};
+
+std::set<double> stored_in(const TempDir& dir) {
+  return stored_values(
+      fmt::format("host={}/run port=5432 user=postgres dbname=metricsd", dir.path().string()));
+}
+
 TEST(Durability, EveryAcknowledgedSampleSurvivesSigkillMidStream) {
   TempDir dir;
   // A cluster of the daemon's own initdb, as on a real first start, not the tests' template.
@@ -105,12 +128,8 @@ TEST(Durability, EveryAcknowledgedSampleSurvivesSigkillMidStream) {
                                     std::vector<std::pair<std::string, std::string>>{},
                                     Cluster::fresh_initdb);
   ASSERT_TRUE(d->wait_ready()) << d->log();
-  std::atomic<int> port{d->port()};
-  std::atomic<bool> stop{false};
-  Outcome out;
-  std::vector<std::thread> writers;
-  for (int w = 0; w < 4; ++w)
-    writers.emplace_back([&, w] { write_until(0, port, w, stop, out); });
+  Writers writers(d->port());
+  Outcome& out = writers.out;
   // Killed mid-stream: once the writers have had plenty acknowledged (and go on writing).
   const bool going = eventually([&] { return acknowledged(out) > 40; }, 30s);
   d->signal(SIGKILL);
@@ -119,18 +138,14 @@ TEST(Durability, EveryAcknowledgedSampleSurvivesSigkillMidStream) {
   // Same data dir: the embedded PostgreSQL recovers from its WAL.
   d = std::make_unique<Daemon>(dir.path());
   ASSERT_TRUE(d->wait_ready()) << d->log();
-  port = d->port();
+  writers.port = d->port();
   // The writers go on against the new daemon.
   const bool resumed = eventually([&] { return acknowledged(out) > acked_before_kill + 20; }, 30s);
-  stop = true;
-  for (auto& t : writers)
-    t.join();
+  writers.join();
   ASSERT_TRUE(going) << "the writers did not get going before the kill";
   EXPECT_TRUE(resumed) << "the writers got nothing acknowledged after the restart";
   ASSERT_FALSE(out.rejected.empty());
-  expect_all_acknowledged_stored(
-      out, stored_values(fmt::format("host={}/run port=5432 user=postgres dbname=metricsd",
-                                     dir.path().string())));
+  expect_all_acknowledged_stored(out, stored_in(dir));
 }
 
 // SIGTERM while writers are busy: the drain answers every request in flight and the
@@ -140,30 +155,19 @@ TEST(Durability, EveryAcknowledgedSampleSurvivesSigtermMidStream) {
   TempDir dir;
   auto d = std::make_unique<Daemon>(dir.path());
   ASSERT_TRUE(d->wait_ready()) << d->log();
-  std::atomic<int> port{d->port()};
-  std::atomic<bool> stop{false};
-  Outcome out;
-  std::vector<std::thread> writers;
-  for (int w = 0; w < 4; ++w)
-    writers.emplace_back([&, w] { write_until(0, port, w, stop, out); });
-  ASSERT_TRUE(eventually([&] {
-    std::lock_guard lock(out.mu);
-    return out.acknowledged.size() > 20;
-  })) << "the writers did not get going";
+  Writers writers(d->port());
+  ASSERT_TRUE(eventually([&] { return acknowledged(writers.out) > 20; }, 30s))
+      << "the writers did not get going";
   d->signal(SIGTERM);
   auto code = d->wait_exit(30s);
-  stop = true;
-  for (auto& t : writers)
-    t.join();
+  writers.join();
   ASSERT_EQ(code, std::optional<int>(0)) << d->log();
   std::string log = d->log();
   EXPECT_EQ(log.find("commit of"), std::string::npos) << "a group commit failed:\n" << log;
   EXPECT_NE(log.find("metricsd stopped"), std::string::npos) << log;
   d = std::make_unique<Daemon>(dir.path());
   ASSERT_TRUE(d->wait_ready()) << d->log();
-  expect_all_acknowledged_stored(
-      out, stored_values(fmt::format("host={}/run port=5432 user=postgres dbname=metricsd",
-                                     dir.path().string())));
+  expect_all_acknowledged_stored(writers.out, stored_in(dir));
 }
 
 int free_port() {

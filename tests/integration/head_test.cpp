@@ -8,6 +8,7 @@
 #include <pqxx/pqxx>
 #include <thread>
 
+#include "core/clock.hpp"
 #include "core/compaction.hpp"
 #include "core/time_parse.hpp"
 #include "harness.hpp"
@@ -40,7 +41,7 @@ TEST(HeadTest, HoldsTheInboxLosesCompactedSamplesAndIsRebuiltAfterKill) {
   std::vector<std::string> args = {"--ingest-compaction-interval-ms", "200ms"};
   auto d = std::make_unique<Daemon>(dir.path(), args);
   ASSERT_TRUE(d->wait_ready()) << d->log();
-  int64_t now = now_ms();
+  int64_t now = wall_ms();
   int64_t old = floor_to(now - 2 * kHourMs, kHourMs);
   // Two requests, so the old samples are an inbox row of their own (a row is compacted
   // only when all of its samples lie in closed windows).
@@ -70,7 +71,7 @@ TEST(HeadTest, CompactionTakesOpenWindowsWhenTheHeadIsFull) {
   Daemon d(dir.path(),
            {"--ingest-compaction-interval-ms", "200ms", "--ingest-max-head-samples", "10000"});
   ASSERT_TRUE(d.wait_ready()) << d.log();
-  int64_t now = now_ms();
+  int64_t now = wall_ms();
   std::string lines;
   for (int i = 0; i < 15000; ++i)
     lines += fmt::format("busy,node=h2,k=k{} v={} {}\n", i % 50, i, now - 15000 + i);

@@ -1,5 +1,6 @@
 // Shared helpers of the ingest tests; see ingest_support.hpp.
 #include "ingest_support.hpp"
+#include "core/clock.hpp"
 
 #include <zlib.h>
 
@@ -12,12 +13,6 @@
 namespace metricsd::test {
 
 using nlohmann::json;
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string rfc3339(int64_t unix_s) {
   time_t t = static_cast<time_t>(unix_s);

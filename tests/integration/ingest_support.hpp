@@ -16,13 +16,12 @@
 #include <utility>
 #include <vector>
 
+#include "core/clock.hpp"
 #include "harness.hpp"
 
 namespace metricsd::test {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
-
-int64_t wall_ms();
 
 // Whole seconds, UTC: "2026-11-24T10:00:00Z".
 std::string rfc3339(int64_t unix_s);

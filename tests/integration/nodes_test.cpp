@@ -13,6 +13,7 @@
 #include <regex>
 #include <thread>
 
+#include "core/clock.hpp"
 #include "harness.hpp"
 
 namespace metricsd::test {
@@ -20,12 +21,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // One daemon with its own PostgreSQL, and the requests the tests make of it.
 class Fleet {

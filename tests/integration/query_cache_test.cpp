@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "core/clock.hpp"
 #include "core/compaction.hpp"
 #include "core/time_parse.hpp"
 #include "harness.hpp"
@@ -63,7 +64,7 @@ TEST(QueryCache, RepeatedQueriesUseCachedDaysAndStayExactThroughLateData) {
   ASSERT_TRUE(d.wait_ready()) << d.log();
   const int port = d.port();
   // Two hours, three hours back: value i every 30 s, so minute m sums to 4m + 1.
-  const int64_t base = floor_to(now_ms() - 3 * kHourMs, kHourMs);
+  const int64_t base = floor_to(wall_ms() - 3 * kHourMs, kHourMs);
   std::string lines;
   for (int i = 0; i < 240; ++i)
     lines += fmt::format("cache,node=c1 v={} {}\n", i, base + i * 30'000);
@@ -126,7 +127,7 @@ std::vector<std::string> day_of_minutes(int64_t day) {
 }
 
 TEST(QueryCache, NoCacheAndATinyCacheGiveTheSameAnswers) {
-  const int64_t day = floor_to(now_ms() - 2 * 86'400'000, 86'400'000);
+  const int64_t day = floor_to(wall_ms() - 2 * 86'400'000, 86'400'000);
   const auto lines = day_of_minutes(day);
   const std::string target = fmt::format("/api/v1/query?metric=day.v&from={}&to={}&step=1m&agg=avg",
                                          day / 1000 + 20, (day + 86'400'000) / 1000 - 30);
@@ -180,7 +181,7 @@ TEST(QueryCache, QueryTimeoutCancelsASlowDatabaseReadWith503) {
                         "--query-cache-mb", "0"});
   ASSERT_TRUE(d.wait_ready()) << d.log();
   // 250 series x 5400 samples at 2 s over 3 h, 4 h back: all in chunks once compacted.
-  const int64_t first = floor_to(now_ms() - 4 * kHourMs, kHourMs);
+  const int64_t first = floor_to(wall_ms() - 4 * kHourMs, kHourMs);
   std::vector<std::string> lines;
   for (int k = 0; k < 5400; ++k)
     for (int s = 0; s < 250; ++s)

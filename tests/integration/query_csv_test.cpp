@@ -21,6 +21,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/clock.hpp"
 #include "core/compaction.hpp"
 #include "core/time_parse.hpp"
 #include "harness.hpp"
@@ -110,7 +111,7 @@ class QueryCsvTest : public ::testing::Test {
         {"--ingest-compaction-interval-ms", "200ms", "--http-cors-origins", "https://dash.example"},
         {{"MALLOC_MMAP_THRESHOLD_", "131072"}});
     ASSERT_TRUE(daemon_->wait_ready()) << daemon_->log();
-    base_ = floor_to(now_ms() - 10 * kHourMs, kHourMs);
+    base_ = floor_to(wall_ms() - 10 * kHourMs, kHourMs);
     std::string lines;
     for (int i = 0; i < kExpSamples; ++i)
       for (int s = 0; s < kExpSeries; ++s)
@@ -369,7 +370,7 @@ TEST_F(QueryCsvTest, ErrorsBeforeTheFirstByteAreJson) {
     int status;
     std::string field;
   };
-  int64_t now = now_ms();
+  int64_t now = wall_ms();
   std::vector<Case> cases = {
       {"/api/v1/query?metric=exp.v&from=-30d&step=1s&format=csv", 400, "step"},
       {"/api/v1/query?metric=exp.v&max_points=1000001&format=csv", 400, "max_points"},

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "core/clock.hpp"
 #include "core/compaction.hpp"
 #include "core/time_parse.hpp"
 #include "harness.hpp"
@@ -24,7 +25,7 @@ class QueryTest : public ::testing::Test {
     daemon_ = new Daemon(dir_->path(), {"--ingest-compaction-interval-ms", "200ms"});
     ASSERT_TRUE(daemon_->wait_ready()) << daemon_->log();
     // Two hours back, hour-aligned: 240 samples 30 s apart, value i, on two GPUs.
-    base_ = floor_to(now_ms() - 3 * kHourMs, kHourMs);
+    base_ = floor_to(wall_ms() - 3 * kHourMs, kHourMs);
     std::string lines;
     for (int i = 0; i < 240; ++i)
       for (int g = 0; g < 2; ++g)

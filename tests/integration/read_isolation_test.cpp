@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/clock.hpp"
 #include "harness.hpp"
 
 namespace metricsd::test {
@@ -24,12 +25,6 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 
 constexpr int64_t kHourMs = 3'600'000;
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // The value of one series in the daemon's /metrics (-1 when absent).
 double scrape(int port, const std::string& series) {

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <thread>
 
+#include "core/clock.hpp"
 #include "core/compaction.hpp"
 #include "core/time_parse.hpp"
 #include "harness.hpp"
@@ -110,7 +111,7 @@ TEST(Tls, CsvExportIsStreamedOverHttps) {
   ASSERT_EQ(ready.status, 200) << ready.body;
   std::string token = admin_token(d.port());
   // Two series, a sample every 2 s for 4 h: at step=1s, blocks of 10 000 buckets split it.
-  const int64_t base = floor_to(now_ms() - 6 * kHourMs, kHourMs);
+  const int64_t base = floor_to(wall_ms() - 6 * kHourMs, kHourMs);
   const int samples = 7200;
   std::string lines;
   for (int i = 0; i < samples; ++i)
