@@ -12,6 +12,8 @@ inline constexpr int64_t kChunkWindowMs = 10 * 60 * 1000;
 inline constexpr int64_t kMinuteMs = 60 * 1000;
 inline constexpr int64_t kHourMs = 60 * kMinuteMs;
 inline constexpr int64_t kDayMs = 24 * kHourMs;
+// The longest window a stored block covers: blocks never cross a day (their partition's).
+inline constexpr int64_t kMaxBlockWindowMs = kDayMs;
 
 // floor(t / step) * step, also for negative t.
 int64_t floor_to(int64_t t, int64_t step);

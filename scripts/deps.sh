@@ -14,6 +14,7 @@ runtime_pkgs=(
 )
 build_pkgs=(
   build-essential cmake pkg-config
+  ccache                                  # scripts/build.sh: recompiles only what changed
   libboost1.81-dev libboost-url1.81-dev   # Asio, Beast, URL
   libpqxx-dev libpq-dev                   # PostgreSQL client
   nlohmann-json3-dev                      # JSON (settings, API bodies)

@@ -8,6 +8,7 @@
 #include "core/clock.hpp"
 #include "core/time_parse.hpp"
 #include "server/spawn.hpp"
+#include "storage/block_merge.hpp"
 #include "storage/compactor.hpp"
 
 namespace metricsd::server {
@@ -18,6 +19,9 @@ namespace {
 constexpr int64_t kMaxSamplesPerPass = 2'000'000;
 constexpr int kMaxPassesPerTick = 8;
 constexpr auto kPartitionEvery = std::chrono::minutes(1);
+constexpr auto kMergeEvery = std::chrono::minutes(1);
+// A merge pass holds the compaction lock while it encodes: bounded to keep that short.
+constexpr int64_t kMaxMergeSamplesPerPass = 500'000;
 }  // namespace
 
 Maintenance::Maintenance(asio::io_context& ioc, storage::Database& db, Head& head, TierCache& cache,
@@ -34,7 +38,7 @@ Maintenance::Maintenance(asio::io_context& ioc, storage::Database& db, Head& hea
                 .get()),
       samples_(metrics
                    .counter("metricsd_compaction_samples_total",
-                            "Samples moved from the inbox into chunks and rollups")
+                            "Samples moved from the inbox into blocks and rollups")
                    .get()),
       duration_(metrics
                     .histogram("metricsd_compaction_duration_seconds",
@@ -44,6 +48,14 @@ Maintenance::Maintenance(asio::io_context& ioc, storage::Database& db, Head& hea
                                 "Background storage jobs that failed", {"job"})),
       dropped_(
           metrics.counter("metricsd_partitions_dropped_total", "Partitions dropped by retention")
+              .get()),
+      merged_series_(metrics
+                         .counter("metricsd_block_merge_series_total",
+                                  "Series whose closed day of blocks was merged into one")
+                         .get()),
+      merged_blocks_(
+          metrics
+              .counter("metricsd_block_merge_blocks_total", "Stored blocks read by block merging")
               .get()) {}
 
 void Maintenance::start() {
@@ -57,6 +69,7 @@ void Maintenance::stop() {
 
 asio::awaitable<void> Maintenance::run() {
   auto next_partitions = std::chrono::steady_clock::now();
+  auto next_merge = next_partitions;
   while (!stopping_) {
     timer_.expires_after(std::chrono::milliseconds(settings_.ingest_compaction_interval_ms));
     co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -66,11 +79,40 @@ asio::awaitable<void> Maintenance::run() {
       co_await partitions();
       next_partitions = std::chrono::steady_clock::now() + kPartitionEvery;
     }
-    co_await compact();
+    bool compacted = co_await compact();
+    // Compaction of a closed day (late samples) makes merge work at once; else every minute.
+    if (compacted || std::chrono::steady_clock::now() >= next_merge) {
+      bool more = co_await merge_blocks();
+      next_merge =
+          more ? std::chrono::steady_clock::now() : std::chrono::steady_clock::now() + kMergeEvery;
+    }
   }
 }
 
-asio::awaitable<void> Maintenance::compact() {
+asio::awaitable<bool> Maintenance::merge_blocks() {
+  for (int pass = 0; pass < kMaxPassesPerTick && !stopping_; ++pass) {
+    storage::MergeResult r;
+    try {
+      int64_t before = storage::closed_before(wall_ms(), settings_.ingest_compaction_grace_ms);
+      r = co_await db_.pool().run([&](pqxx::connection&) {
+        return storage::merge_closed_days(compact_conn_, before, kMaxMergeSamplesPerPass);
+      });
+    } catch (const std::exception& e) {
+      failures_.with({"block_merge"}).inc();
+      spdlog::warn("block merge failed (will retry): {}", e.what());
+      co_return false;
+    }
+    merged_series_.inc(static_cast<double>(r.series));
+    merged_blocks_.inc(static_cast<double>(r.blocks_in));
+    if (r.series > 0)
+      spdlog::debug("merged {} blocks of {} series into one a day", r.blocks_in, r.series);
+    if (!r.more) co_return false;
+  }
+  co_return true;
+}
+
+asio::awaitable<bool> Maintenance::compact() {
+  bool moved = false;
   for (int pass = 0; pass < kMaxPassesPerTick && !stopping_; ++pass) {
     auto started = std::chrono::steady_clock::now();
     storage::CompactionResult r;
@@ -88,17 +130,19 @@ asio::awaitable<void> Maintenance::compact() {
     } catch (const std::exception& e) {
       failures_.with({"compaction"}).inc();
       spdlog::warn("compaction failed (will retry): {}", e.what());
-      co_return;
+      co_return moved;
     }
-    if (r.samples == 0) co_return;
+    if (r.samples == 0) co_return moved;
+    moved = true;
     runs_.inc();
     samples_.inc(static_cast<double>(r.samples));
     duration_.observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     spdlog::debug("compacted {} inbox rows, {} samples into {} chunks", r.inbox_rows, r.samples,
                   r.chunks);
-    if (!r.more) co_return;
+    if (!r.more) co_return moved;
   }
+  co_return moved;
 }
 
 asio::awaitable<void> Maintenance::partitions() {

@@ -1,7 +1,8 @@
 // Maintenance: the background jobs of the storage engine, on a timer: compaction of the
-// inbox into chunks and rollups (every ingest.compaction_interval_ms) and partition
-// upkeep (ahead creation and retention drops, every minute). Database work runs on the
-// storage pool; one daemon of several does it at a time (advisory lock).
+// inbox into sample and rollup blocks (every ingest.compaction_interval_ms), merging each
+// closed day's blocks into one per series (storage/block_merge, every minute and until
+// done) and partition upkeep (ahead creation and retention drops, every minute). Database work runs
+// on the storage pool; one daemon of several does it at a time (advisory lock).
 #pragma once
 
 #include <atomic>
@@ -27,15 +28,18 @@ class Maintenance {
 
  private:
   boost::asio::awaitable<void> run();
-  boost::asio::awaitable<void> compact();
+  // Returns whether any samples moved.
+  boost::asio::awaitable<bool> compact();
   boost::asio::awaitable<void> partitions();
+  // Returns whether a pass stopped at its bound (more to merge).
+  boost::asio::awaitable<bool> merge_blocks();
 
   storage::Database& db_;
   Head& head_;
   TierCache& cache_;
   const Settings& settings_;
   const LiveSettings& live_;            // retention
-  storage::PgConnection compact_conn_;  // used by one compaction pass at a time
+  storage::PgConnection compact_conn_;  // used by one compaction or merge pass at a time
   boost::asio::steady_timer timer_;
   std::atomic<bool> stopping_{false};
   prom::Counter& runs_;
@@ -43,6 +47,8 @@ class Maintenance {
   prom::Histogram& duration_;
   prom::Family<prom::Counter>& failures_;
   prom::Counter& dropped_;
+  prom::Counter& merged_series_;
+  prom::Counter& merged_blocks_;
 };
 
 }  // namespace metricsd::server

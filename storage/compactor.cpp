@@ -8,6 +8,7 @@
 #include <string>
 #include <tuple>
 
+#include "core/block_format.hpp"
 #include "core/compaction.hpp"
 #include "storage/pg_binary.hpp"
 
@@ -24,30 +25,18 @@ FROM (SELECT batch_id, series_ids, ts_ms, vals,
       WHERE max_ts_ms < $1 AND committed_at < now() - make_interval(secs => $3)) t
 WHERE before < $2
 ORDER BY batch_id)";
-constexpr const char* kCopyChunks =
-    "COPY chunks (series_id, start_ms, end_ms, ts_ms, vals, n, sum, min, max, last, last_ts_ms) "
+constexpr const char* kCopySampleBlocks =
+    "COPY sample_blocks (series_id, start_ms, end_ms, last_ts_ms, last, n, data) "
     "FROM STDIN (FORMAT binary)";
-constexpr const char* kCopyStage = "COPY rollup_stage FROM STDIN (FORMAT binary)";
+constexpr const char* kCopyRollupBlocks =
+    "COPY {} (series_id, start_ms, end_ms, n, data) FROM STDIN (FORMAT binary)";
 constexpr const char* kDeleteInbox = "DELETE FROM inbox WHERE batch_id = ANY($1::bigint[])";
 constexpr const char* kEnsurePartition = "SELECT metricsd_ensure_partition($1, $2)";
-constexpr const char* kStage = R"(
-CREATE TEMP TABLE IF NOT EXISTS rollup_stage (
-  series_id bigint, bucket_ms bigint, n integer, sum float8, min float8, max float8,
-  last float8, last_ts_ms bigint) ON COMMIT DELETE ROWS)";
-// Merges staged aggregates into a rollup table; `last` follows the later timestamp.
-constexpr const char* kMergeRollup = R"(
-INSERT INTO {0} AS r SELECT * FROM rollup_stage
-ON CONFLICT (series_id, bucket_ms) DO UPDATE SET
-  n = r.n + EXCLUDED.n,
-  sum = r.sum + EXCLUDED.sum,
-  min = LEAST(r.min, EXCLUDED.min),
-  max = GREATEST(r.max, EXCLUDED.max),
-  last = CASE WHEN EXCLUDED.last_ts_ms >= r.last_ts_ms THEN EXCLUDED.last ELSE r.last END,
-  last_ts_ms = GREATEST(r.last_ts_ms, EXCLUDED.last_ts_ms))";
 constexpr const char* kPartitions = R"(
 SELECT c.relname, p.relname FROM pg_inherits i
 JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
-WHERE p.relname IN ('chunks', 'rollup_1m', 'rollup_1h'))";
+WHERE p.relname IN ('chunks', 'rollup_1m', 'rollup_1h', 'sample_blocks', 'rollup_1m_blocks',
+                    'rollup_1h_blocks'))";
 
 template <class T>
 std::string array_text(const std::vector<T>& v) {
@@ -70,27 +59,59 @@ void ensure_days(PgConnection& pg, const char* table, const std::set<int64_t>& d
     pg.query(kEnsurePartition, {table, std::to_string(d)}, false);
 }
 
-// n, sum, min, max, last, last_ts_ms: the aggregate columns of chunks and rollups.
-void put_aggregate(CopyBinary& copy, const Aggregate& a) {
-  copy.int4(static_cast<int32_t>(a.n));
-  copy.float8(a.sum);
-  copy.float8(a.min);
-  copy.float8(a.max);
-  copy.float8(a.last);
-  copy.int8(a.last_ts_ms);
+// One block per series and day of the pass's buckets (a block stays in its day's partition).
+void copy_rollup_blocks(PgConnection& pg, const char* table, int64_t width,
+                        const std::vector<RollupRow>& rows) {
+  CopyBinary copy;
+  std::vector<RollupBucket> buckets;
+  for (size_t i = 0; i < rows.size();) {
+    int64_t series = rows[i].series_id, day = floor_to(rows[i].bucket_ms, kDayMs);
+    buckets.clear();
+    for (; i < rows.size() && rows[i].series_id == series &&
+           floor_to(rows[i].bucket_ms, kDayMs) == day;
+         ++i)
+      buckets.push_back({rows[i].bucket_ms, rows[i].agg});
+    for (size_t from = 0; from < buckets.size(); from += kMaxBlockValues) {
+      std::vector<RollupBucket> part(
+          buckets.begin() + static_cast<ptrdiff_t>(from),
+          buckets.begin() +
+              static_cast<ptrdiff_t>(std::min(buckets.size(), from + kMaxBlockValues)));
+      copy.row(5);
+      copy.int8(series);
+      copy.int8(part.front().bucket_ms);
+      copy.int8(part.back().bucket_ms + width);
+      copy.int4(static_cast<int32_t>(part.size()));
+      copy.bytea(encode_rollups(part));
+    }
+  }
+  pg.copy_in(fmt::format(kCopyRollupBlocks, table).c_str(), copy.finish());
 }
 
-void merge_rollups(PgConnection& pg, const char* table, const std::vector<RollupRow>& rows) {
+// One block per chunk (series and window); a chunk over the block limit takes several.
+void copy_sample_blocks(PgConnection& pg, const std::vector<ChunkRow>& chunks) {
   CopyBinary copy;
-  for (const auto& r : rows) {
-    copy.row(8);
-    copy.int8(r.series_id);
-    copy.int8(r.bucket_ms);
-    put_aggregate(copy, r.agg);
-  }
-  pg.copy_in(kCopyStage, copy.finish());
-  pg.exec(fmt::format(kMergeRollup, table).c_str());
-  pg.exec("TRUNCATE rollup_stage");
+  std::vector<int64_t> ts;
+  std::vector<double> vals;
+  for (const auto& ch : chunks)
+    for (size_t from = 0; from < ch.ts_ms.size(); from += kMaxBlockValues) {
+      size_t to = std::min(ch.ts_ms.size(), from + kMaxBlockValues);
+      ts.assign(ch.ts_ms.begin() + static_cast<ptrdiff_t>(from),
+                ch.ts_ms.begin() + static_cast<ptrdiff_t>(to));
+      vals.assign(ch.values.begin() + static_cast<ptrdiff_t>(from),
+                  ch.values.begin() + static_cast<ptrdiff_t>(to));
+      Aggregate agg;
+      for (size_t i = 0; i < ts.size(); ++i)
+        agg.add(ts[i], vals[i]);
+      copy.row(7);
+      copy.int8(ch.series_id);
+      copy.int8(ch.start_ms);
+      copy.int8(ch.end_ms);
+      copy.int8(agg.last_ts_ms);
+      copy.float8(agg.last);
+      copy.int4(static_cast<int32_t>(ts.size()));
+      copy.bytea(encode_samples(ts, vals));
+    }
+  pg.copy_in(kCopySampleBlocks, copy.finish());
 }
 
 }  // namespace
@@ -142,25 +163,14 @@ CompactionResult compact_inbox(PgConnection& pg, int64_t closed_before_ms, int64
       hour_days.insert(floor_to(r.bucket_ms, kDayMs));
       hour_series_days.emplace(r.series_id, floor_to(r.bucket_ms, kDayMs));
     }
-    ensure_days(pg, "chunks", chunk_days);
-    ensure_days(pg, "rollup_1m", minute_days);
-    ensure_days(pg, "rollup_1h", hour_days);
-    {
-      CopyBinary copy;
-      for (const auto& ch : out.chunks) {
-        copy.row(11);
-        copy.int8(ch.series_id);
-        copy.int8(ch.start_ms);
-        copy.int8(ch.end_ms);
-        copy.int8_array(ch.ts_ms);
-        copy.float8_array(ch.values);
-        put_aggregate(copy, ch.agg);
-      }
-      pg.copy_in(kCopyChunks, copy.finish());
-    }
-    pg.exec(kStage);
-    merge_rollups(pg, "rollup_1m", out.rollup_1m);
-    merge_rollups(pg, "rollup_1h", out.rollup_1h);
+    ensure_days(pg, "sample_blocks", chunk_days);
+    ensure_days(pg, "rollup_1m_blocks", minute_days);
+    ensure_days(pg, "rollup_1h_blocks", hour_days);
+    // Encoding happens here, on the storage thread, inside the transaction that deletes
+    // the inbox rows.
+    copy_sample_blocks(pg, out.chunks);
+    copy_rollup_blocks(pg, "rollup_1m_blocks", kMinuteMs, out.rollup_1m);
+    copy_rollup_blocks(pg, "rollup_1h_blocks", kHourMs, out.rollup_1h);
     pg.query(kDeleteInbox, {array_text(batch_ids)}, false);
     {
       // Readers under tiers_mutex wait; readers without it see the generation change.
@@ -195,7 +205,7 @@ int maintain_partitions(pqxx::connection& c, int64_t now_ms, const Retention& re
   pqxx::work tx(c);
   if (!tx.exec_params(kTryLock, kCompactionLockKey)[0][0].as<bool>()) return 0;
   int64_t today = floor_to(now_ms, kDayMs);
-  for (const char* t : {"chunks", "rollup_1m", "rollup_1h"})
+  for (const char* t : {"sample_blocks", "rollup_1m_blocks", "rollup_1h_blocks"})
     ensure_days(tx, t, {today, today + kDayMs});
   int dropped = 0;
   for (const auto& row : tx.exec(kPartitions)) {
@@ -209,9 +219,9 @@ int maintain_partitions(pqxx::connection& c, int64_t now_ms, const Retention& re
         tx.exec_params("SELECT (extract(epoch FROM make_date($1, $2, $3)) * 1000)::bigint", y, m,
                        d)[0][0]
             .as<int64_t>();
-    int64_t keep = parent == "chunks"      ? retention.raw_ms
-                   : parent == "rollup_1m" ? retention.rollup_1m_ms
-                                           : retention.rollup_1h_ms;
+    int64_t keep = parent == "chunks" || parent == "sample_blocks"         ? retention.raw_ms
+                   : parent == "rollup_1m" || parent == "rollup_1m_blocks" ? retention.rollup_1m_ms
+                                                                           : retention.rollup_1h_ms;
     if (day_ms + kDayMs <= now_ms - keep) {
       tx.exec("DROP TABLE " + tx.quote_name(name));
       ++dropped;

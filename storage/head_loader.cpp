@@ -10,11 +10,16 @@ namespace {
 constexpr const char* kInboxPage =
     "SELECT batch_id, series_ids, ts_ms, vals FROM inbox WHERE batch_id > $1 "
     "ORDER BY batch_id LIMIT 16";
-// The newest chunk of each series (index on (series_id, start_ms)).
+// The newest chunk or sample block of each series (both indexed on (series_id, start_ms)).
 constexpr const char* kChunkLatest = R"(
 SELECT s.series_id, c.last_ts_ms, c.last FROM series s
-CROSS JOIN LATERAL (SELECT last_ts_ms, last FROM chunks WHERE series_id = s.series_id
-                    ORDER BY start_ms DESC, last_ts_ms DESC LIMIT 1) c)";
+CROSS JOIN LATERAL (
+  (SELECT last_ts_ms, last FROM chunks WHERE series_id = s.series_id
+   ORDER BY start_ms DESC, last_ts_ms DESC LIMIT 1)
+  UNION ALL
+  (SELECT last_ts_ms, last FROM sample_blocks WHERE series_id = s.series_id
+   ORDER BY start_ms DESC, last_ts_ms DESC LIMIT 1)
+  ORDER BY last_ts_ms DESC LIMIT 1) c)";
 
 }  // namespace
 

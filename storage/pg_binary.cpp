@@ -109,6 +109,10 @@ void CopyBinary::float8(double v) {
   put32(buf_, 8);
   put64(buf_, std::bit_cast<uint64_t>(v));
 }
+void CopyBinary::bytea(std::string_view v) {
+  put32(buf_, static_cast<uint32_t>(v.size()));
+  buf_.append(v);
+}
 void CopyBinary::int8_array(const std::vector<const std::vector<int64_t>*>& parts) {
   put_array(buf_, kInt8Oid, parts);
 }

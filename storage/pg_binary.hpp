@@ -25,6 +25,7 @@ class CopyBinary {
   void int4(int32_t v);
   void int8(int64_t v);
   void float8(double v);
+  void bytea(std::string_view v);
   // A one-dimensional array; `parts` are concatenated (no copy into a temporary).
   void int8_array(const std::vector<const std::vector<int64_t>*>& parts);
   void float8_array(const std::vector<const std::vector<double>*>& parts);

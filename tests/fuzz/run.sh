@@ -18,7 +18,9 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${FUZZ_SECONDS:-20}
 artifacts=${FUZZ_ARTIFACTS:-$PWD/fuzz-artifacts}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_line_protocol fuzz_json_ingest fuzz_http_request)
+# The lists live in one place each: targets.txt and sources.txt (CMake reads them too).
+list() { grep -v '^#' "$repo/tests/fuzz/$1" | sed '/^$/d'; }
+[ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(list targets.txt)
 
 cxx=${FUZZ_CXX:-clang++}
 if ! command -v "$cxx" >/dev/null 2>&1; then
@@ -26,13 +28,7 @@ if ! command -v "$cxx" >/dev/null 2>&1; then
   exit 77
 fi
 
-# Everything the targets link, and nothing that needs the generated version header,
-# Beast or libpqxx.
-sources=(api/line_protocol.cpp api/ingest_decode.cpp api/heartbeat_decode.cpp api/line_series_cache.cpp api/json_text.cpp
-         core/names.cpp core/time_parse.cpp
-         core/sample_batch.cpp core/settings.cpp api/http_types.cpp api/query_params.cpp
-         core/query_plan.cpp core/compaction.cpp core/series_filter.cpp server/router.cpp
-         server/request_target.cpp)
+mapfile -t sources < <(list sources.txt)
 # A replay runs a few hundred inputs: -O0 builds in about 60 % of the time of -O1, which
 # fuzzing wants for speed.
 if [ "$seconds" = 0 ]; then opt=-O0; else opt=-O1; fi

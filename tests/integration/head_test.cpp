@@ -82,7 +82,7 @@ TEST(HeadTest, CompactionTakesOpenWindowsWhenTheHeadIsFull) {
                      "/run port=5432 user=postgres dbname=metricsd");
   pqxx::nontransaction tx(c);
   EXPECT_EQ(tx.exec("SELECT count(*) FROM inbox")[0][0].as<int>(), 0);
-  EXPECT_EQ(tx.exec("SELECT sum(n) FROM chunks")[0][0].as<int>(), 15000);
+  EXPECT_EQ(tx.exec("SELECT sum(n) FROM sample_blocks")[0][0].as<int>(), 15000);
   EXPECT_EQ(tx.exec("SELECT count(*) FROM metrics WHERE node = 'h2'")[0][0].as<int>(), 15000);
 }
 

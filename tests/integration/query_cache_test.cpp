@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
 #include <thread>
 
 #include "core/clock.hpp"
@@ -175,26 +176,34 @@ TEST(QueryCache, NoCacheAndATinyCacheGiveTheSameAnswers) {
   }
 }
 
+// A read that waits in the database past query.timeout_ms is cancelled there and answered
+// 503. The wait is made certain: another session holds the block table locked.
 TEST(QueryCache, QueryTimeoutCancelsASlowDatabaseReadWith503) {
   TempDir dir;
   Daemon d(dir.path(), {"--ingest-compaction-interval-ms", "200ms", "--query-timeout-ms", "100ms",
                         "--query-cache-mb", "0"});
   ASSERT_TRUE(d.wait_ready()) << d.log();
-  // 250 series x 5400 samples at 2 s over 3 h, 4 h back: all in chunks once compacted.
   const int64_t first = floor_to(wall_ms() - 4 * kHourMs, kHourMs);
   std::vector<std::string> lines;
-  for (int k = 0; k < 5400; ++k)
-    for (int s = 0; s < 250; ++s)
+  for (int k = 0; k < 100; ++k)
+    for (int s = 0; s < 10; ++s)
       lines.push_back(fmt::format("slow,node=t{} v={} {}\n", s, k % 97 + 0.5, first + k * 2000));
   write_batched(d.port(), lines);
-  ASSERT_TRUE(wait_for(d.port(), kCompacted, 250.0 * 5400, 180s)) << "no compaction";
-  // Not minute-aligned, 1 s steps: the raw chunks of every series are decoded.
+  ASSERT_TRUE(wait_for(d.port(), kCompacted, 10.0 * 100, 60s)) << "no compaction";
+  pqxx::connection locker("host=" + dir.path().string() +
+                          "/run port=5432 user=postgres dbname=metricsd");
+  pqxx::work lock(locker);
+  lock.exec("LOCK TABLE sample_blocks IN ACCESS EXCLUSIVE MODE");
+  auto started = std::chrono::steady_clock::now();
   auto r = http_request(d.port(), "GET",
                         fmt::format("/api/v1/query?metric=slow.v&from={}&to={}&step=1s",
                                     first / 1000 + 1, first / 1000 + 3 * 3600 - 1));
   ASSERT_EQ(r.status, 503) << r.body.substr(0, 300);
   EXPECT_NE(r.body.find("query.timeout_ms (100 ms)"), std::string::npos) << r.body;
   EXPECT_EQ(r.headers["retry-after"], "1");
+  // Cancelled at the deadline, not when the lock went.
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  lock.abort();
   // The read connection is still usable: a small query answers.
   auto ok = http_request(d.port(), "GET",
                          fmt::format("/api/v1/query?metric=slow.v&node=t1&from={}&to={}&step=1h",

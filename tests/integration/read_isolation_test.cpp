@@ -44,7 +44,7 @@ bool wait_metric(int port, const std::string& series, Pred pred, std::chrono::se
 
 // kSeries series of `load.v` (node r1, label s), kSamples each, spread over the last 6 h
 // and written oldest first, so all but the newest requests lie in closed windows and are
-// compacted into chunks: the reads then decode them in PostgreSQL, not from the head.
+// compacted into blocks: the reads then fetch and decode them, not read the head.
 void load(int port, int series, int samples) {
   const int64_t now = wall_ms();
   const int64_t first = now - 6 * kHourMs + 60'000;

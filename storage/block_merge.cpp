@@ -1,0 +1,193 @@
+// Merging a closed day's blocks; see block_merge.hpp.
+#include "storage/block_merge.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "core/block_format.hpp"
+#include "core/compaction.hpp"
+#include "storage/compactor.hpp"
+
+namespace metricsd::storage {
+namespace {
+
+constexpr const char* kTryLock = "SELECT pg_try_advisory_xact_lock($1)";
+// Days further back are left as they are: late samples for them add a block that stays.
+constexpr int64_t kLookbackDays = 8;
+// Series of one day holding more than one block, with their samples (or buckets).
+constexpr const char* kPending = R"(
+SELECT series_id, sum(n)::bigint FROM {} WHERE start_ms >= $1 AND start_ms < $2
+GROUP BY series_id HAVING count(*) > 1 ORDER BY series_id LIMIT 20000)";
+constexpr const char* kBlocks = R"(
+SELECT series_id, start_ms, end_ms, data FROM {}
+WHERE series_id = ANY($1::bigint[]) AND start_ms >= $2 AND start_ms < $3
+ORDER BY series_id, start_ms, end_ms)";
+constexpr const char* kDelete =
+    "DELETE FROM {} WHERE series_id = ANY($1::bigint[]) AND start_ms >= $2 AND start_ms < $3";
+constexpr const char* kCopySamples =
+    "COPY sample_blocks (series_id, start_ms, end_ms, last_ts_ms, last, n, data) "
+    "FROM STDIN (FORMAT binary)";
+constexpr const char* kCopyRollups =
+    "COPY {} (series_id, start_ms, end_ms, n, data) FROM STDIN (FORMAT binary)";
+
+struct Table {
+  const char* name;
+  int64_t bucket_ms;  // 0 for sample blocks
+};
+constexpr Table kTables[] = {
+    {"sample_blocks", 0}, {"rollup_1m_blocks", kMinuteMs}, {"rollup_1h_blocks", kHourMs}};
+
+std::string id_array(const std::vector<int64_t>& ids) {
+  std::string out = "{";
+  for (size_t i = 0; i < ids.size(); ++i)
+    out += (i ? "," : "") + std::to_string(ids[i]);
+  return out + "}";
+}
+
+// The day's blocks of one series, decoded and rewritten into `copy`.
+struct SeriesDay {
+  int64_t series = 0, start = 0, end = 0;
+  std::vector<int64_t> ts;
+  std::vector<double> values;
+  std::vector<RollupBucket> buckets;
+};
+
+void write_samples(CopyBinary& copy, SeriesDay& d) {
+  // Stable: samples with equal times keep the order the blocks had.
+  std::vector<uint32_t> order(d.ts.size());
+  std::iota(order.begin(), order.end(), 0u);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](uint32_t a, uint32_t b) { return d.ts[a] < d.ts[b]; });
+  for (size_t from = 0; from < order.size(); from += kMaxBlockValues) {
+    size_t to = std::min(order.size(), from + kMaxBlockValues);
+    std::vector<int64_t> ts;
+    std::vector<double> vals;
+    Aggregate agg;
+    for (size_t i = from; i < to; ++i) {
+      ts.push_back(d.ts[order[i]]);
+      vals.push_back(d.values[order[i]]);
+      agg.add(ts.back(), vals.back());
+    }
+    copy.row(7);
+    copy.int8(d.series);
+    copy.int8(d.start);
+    copy.int8(d.end);
+    copy.int8(agg.last_ts_ms);
+    copy.float8(agg.last);
+    copy.int4(static_cast<int32_t>(ts.size()));
+    copy.bytea(encode_samples(ts, vals));
+  }
+}
+
+void write_rollups(CopyBinary& copy, SeriesDay& d, int64_t bucket_ms) {
+  std::stable_sort(
+      d.buckets.begin(), d.buckets.end(),
+      [](const RollupBucket& a, const RollupBucket& b) { return a.bucket_ms < b.bucket_ms; });
+  std::vector<RollupBucket> merged;
+  for (const auto& b : d.buckets) {
+    if (!merged.empty() && merged.back().bucket_ms == b.bucket_ms)
+      merged.back().agg.merge(b.agg);
+    else
+      merged.push_back(b);
+  }
+  for (size_t from = 0; from < merged.size(); from += kMaxBlockValues) {
+    std::vector<RollupBucket> part(
+        merged.begin() + static_cast<ptrdiff_t>(from),
+        merged.begin() + static_cast<ptrdiff_t>(std::min(merged.size(), from + kMaxBlockValues)));
+    copy.row(5);
+    copy.int8(d.series);
+    copy.int8(part.front().bucket_ms);
+    copy.int8(part.back().bucket_ms + bucket_ms);
+    copy.int4(static_cast<int32_t>(part.size()));
+    copy.bytea(encode_rollups(part));
+  }
+}
+
+// Rewrites the day's blocks of `series` in `table`; returns the blocks read.
+int64_t rewrite(PgConnection& pg, const Table& table, const std::vector<int64_t>& series,
+                int64_t day) {
+  std::vector<std::string> params = {id_array(series), std::to_string(day),
+                                     std::to_string(day + kDayMs)};
+  auto rows = pg.query(fmt::format(kBlocks, table.name).c_str(), params, /*binary_results=*/true);
+  CopyBinary copy;
+  SeriesDay d;
+  auto flush = [&] {
+    if (table.bucket_ms == 0)
+      write_samples(copy, d);
+    else
+      write_rollups(copy, d, table.bucket_ms);
+  };
+  for (int i = 0; i < rows->rows(); ++i) {
+    int64_t id = decode_int8(rows->value(i, 0));
+    if (i == 0 || id != d.series) {
+      if (i > 0) flush();
+      d = SeriesDay{id, decode_int8(rows->value(i, 1)), decode_int8(rows->value(i, 2)), {}, {}, {}};
+    }
+    d.start = std::min(d.start, decode_int8(rows->value(i, 1)));
+    d.end = std::max(d.end, decode_int8(rows->value(i, 2)));
+    try {
+      if (table.bucket_ms == 0)
+        decode_samples(rows->value(i, 3), d.ts, d.values);
+      else
+        decode_rollups(rows->value(i, 3), d.buckets);
+    } catch (const CorruptBlock& e) {
+      throw std::runtime_error(fmt::format("corrupt block in {} of series {} from {}: {}",
+                                           table.name, id, decode_int8(rows->value(i, 1)),
+                                           e.what()));
+    }
+  }
+  if (rows->rows() > 0) flush();
+  pg.query(fmt::format(kDelete, table.name).c_str(), params, false);
+  pg.copy_in(table.bucket_ms == 0 ? kCopySamples : fmt::format(kCopyRollups, table.name).c_str(),
+             copy.finish());
+  return rows->rows();
+}
+
+}  // namespace
+
+MergeResult merge_closed_days(PgConnection& pg, int64_t closed_before_ms, int64_t max_samples) {
+  MergeResult res;
+  pg.exec("BEGIN");
+  try {
+    if (pg.query(kTryLock, {std::to_string(kCompactionLockKey)}, false)->value(0, 0) != "t") {
+      pg.exec("ROLLBACK");
+      return res;
+    }
+    res.ran = true;
+    const int64_t last_day = floor_to(closed_before_ms, kDayMs) - kDayMs;  // ends by then
+    for (int64_t day = last_day - (kLookbackDays - 1) * kDayMs; day <= last_day; day += kDayMs) {
+      for (const Table& table : kTables) {
+        auto pending = pg.query(fmt::format(kPending, table.name).c_str(),
+                                {std::to_string(day), std::to_string(day + kDayMs)}, true);
+        if (pending->rows() == 0) continue;
+        std::vector<int64_t> series;
+        int64_t samples = 0;
+        for (int i = 0; i < pending->rows() && (series.empty() || samples < max_samples); ++i) {
+          series.push_back(decode_int8(pending->value(i, 0)));
+          samples += decode_int8(pending->value(i, 1));
+        }
+        res.blocks_in = rewrite(pg, table, series, day);
+        res.series = static_cast<int64_t>(series.size());
+        res.more = true;  // the next pass looks for what is left
+        pg.exec("COMMIT");
+        return res;
+      }
+    }
+    pg.exec("COMMIT");
+    return res;
+  } catch (...) {
+    if (!pg.broken()) {
+      try {
+        pg.exec("ROLLBACK");
+      } catch (...) {
+      }
+    }
+    throw;
+  }
+}
+
+}  // namespace metricsd::storage
