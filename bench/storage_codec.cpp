@@ -120,6 +120,7 @@ int main(int argc, char** argv) {
       .help("each time moves by up to ± this")
       .range(0, 60'000);
   flags.add("seed", &spec.seed).arg("N").help("seed of the walks");
+  flags.add("start-ms", &spec.start_ms).arg("MS").help("unix ms of the first interval");
   std::string lines_path;
   flags.add("lines", &lines_path)
       .arg("PATH")

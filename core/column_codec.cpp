@@ -10,6 +10,9 @@ namespace metricsd {
 namespace {
 
 constexpr uint8_t kPlain = 0, kDelta = 1, kDeltaOfDelta = 2;
+// Without zigzag, which spends a bit on a sign that never changes: non-negative values
+// (max - last of a rollup) and non-decreasing columns (counters, times).
+constexpr uint8_t kPlainUnsigned = 3, kDeltaUnsigned = 4;
 constexpr uint8_t kNoResiduals = 0, kPackedResiduals = 1, kListedResiduals = 2;
 constexpr double kPow10[kMaxDecimals + 1] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                              1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
@@ -70,26 +73,37 @@ void encode_ints(ByteWriter& w, const std::vector<int64_t>& values) {
   d0.reserve(values.size());
   d1.reserve(values.size());
   d2.reserve(values.size());
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i >= 1) d0.push_back(zigzag(values[i]));
-    if (i >= 1) d1.push_back(zigzag(minus(values[i], values[i - 1])));
-    if (i >= 2)
-      d2.push_back(
-          zigzag(minus(minus(values[i], values[i - 1]), minus(values[i - 1], values[i - 2]))));
+  bool non_negative = true, non_decreasing = true;
+  for (size_t i = 1; i < values.size(); ++i) {
+    int64_t delta = minus(values[i], values[i - 1]);
+    non_negative = non_negative && values[i] >= 0;
+    non_decreasing = non_decreasing && values[i] >= values[i - 1];
+    d0.push_back(zigzag(values[i]));
+    d1.push_back(zigzag(delta));
+    if (i >= 2) d2.push_back(zigzag(minus(delta, minus(values[i - 1], values[i - 2]))));
   }
+  // Each order's values, ready to pack; the unsigned ones replace their zigzagged twins.
+  if (non_negative)
+    for (size_t i = 1; i < values.size(); ++i)
+      d0[i - 1] = static_cast<uint64_t>(values[i]);
+  if (non_decreasing)
+    for (size_t i = 1; i < values.size(); ++i)
+      d1[i - 1] = static_cast<uint64_t>(minus(values[i], values[i - 1]));
   size_t plain = packed_size(d0), delta = packed_size(d1);
-  size_t second = values.size() >= 3 ? uvarint_size(d1[0]) + packed_size(d2) : SIZE_MAX;
-  uint8_t order = plain <= delta && plain <= second ? kPlain
-                  : delta <= second                 ? kDelta
+  size_t second = values.size() >= 3
+                      ? uvarint_size(zigzag(minus(values[1], values[0]))) + packed_size(d2)
+                      : SIZE_MAX;
+  uint8_t order = plain <= delta && plain <= second ? (non_negative ? kPlainUnsigned : kPlain)
+                  : delta <= second                 ? (non_decreasing ? kDeltaUnsigned : kDelta)
                                                     : kDeltaOfDelta;
   w.u8(order);
   w.svarint(values[0]);
-  if (order == kPlain) {
+  if (order == kPlain || order == kPlainUnsigned) {
     w.packed(d0);
-  } else if (order == kDelta) {
+  } else if (order == kDelta || order == kDeltaUnsigned) {
     w.packed(d1);
   } else {
-    w.uvarint(d1[0]);
+    w.uvarint(zigzag(minus(values[1], values[0])));
     w.packed(d2);
   }
 }
@@ -97,15 +111,29 @@ void encode_ints(ByteWriter& w, const std::vector<int64_t>& values) {
 void decode_ints(ByteReader& r, size_t count, std::vector<int64_t>& out) {
   if (count == 0) return;
   uint8_t order = r.u8();
-  if (order > kDeltaOfDelta) r.fail("unknown integer column order " + std::to_string(order));
+  if (order > kDeltaUnsigned) r.fail("unknown integer column order " + std::to_string(order));
   int64_t v = r.svarint();
   out.push_back(v);
   if (count == 1) return;
   std::vector<uint64_t> d;
-  if (order == kPlain || order == kDelta) {
+  if (order != kDeltaOfDelta) {
     r.packed(count - 1, d);
-    for (uint64_t z : d)
-      out.push_back(v = order == kPlain ? unzigzag(z) : plus(v, unzigzag(z)));
+    for (uint64_t z : d) {
+      switch (order) {
+        case kPlain:
+          v = unzigzag(z);
+          break;
+        case kPlainUnsigned:
+          v = static_cast<int64_t>(z);
+          break;
+        case kDelta:
+          v = plus(v, unzigzag(z));
+          break;
+        default:
+          v = plus(v, static_cast<int64_t>(z));
+      }
+      out.push_back(v);
+    }
     return;
   }
   int64_t delta = r.svarint();

@@ -31,6 +31,14 @@ CREATE INDEX rollup_1m_blocks_series_start_idx ON rollup_1m_blocks (series_id, s
 CREATE TABLE rollup_1h_blocks (LIKE rollup_1m_blocks) PARTITION BY RANGE (start_ms);
 CREATE INDEX rollup_1h_blocks_series_start_idx ON rollup_1h_blocks (series_id, start_ms);
 
+-- Block partitions of closed days rewritten (VACUUM FULL) after their blocks were merged, so
+-- the space of the merged-away blocks goes back to the file system (storage/block_merge).
+-- A later merge of the same day (late samples) removes the row, and the day is packed again.
+CREATE TABLE block_partitions_packed (
+  relname   text PRIMARY KEY,
+  packed_at timestamptz NOT NULL DEFAULT now()
+);
+
 -- Packed bits do not compress: PostgreSQL stores large blocks out of line without trying.
 ALTER TABLE sample_blocks ALTER COLUMN data SET STORAGE EXTERNAL;
 ALTER TABLE rollup_1m_blocks ALTER COLUMN data SET STORAGE EXTERNAL;
@@ -170,7 +178,7 @@ BEGIN
     RETURN;
   END IF;
   ord := get_byte(b, pos);
-  IF ord > 2 THEN
+  IF ord > 4 THEN
     RAISE EXCEPTION 'corrupt block at byte %: unknown integer column order %', pos, ord;
   END IF;
   SELECT x.pos, x.v INTO pos, u FROM metricsd_block_uvarint(b, pos + 1) x;
@@ -193,11 +201,10 @@ BEGIN
   ELSE
     SELECT x.pos, x.vals INTO pos, z FROM metricsd_block_packed(b, pos, count - 1) x;
     FOREACH u IN ARRAY z LOOP
-      IF ord = 0 THEN
-        v := metricsd_block_unzigzag(u);
-      ELSE
-        v := metricsd_block_wrap_add(v, metricsd_block_unzigzag(u));
-      END IF;
+      v := CASE ord WHEN 0 THEN metricsd_block_unzigzag(u)
+                    WHEN 1 THEN metricsd_block_wrap_add(v, metricsd_block_unzigzag(u))
+                    WHEN 3 THEN u
+                    ELSE metricsd_block_wrap_add(v, u) END;
       vals := vals || v;
     END LOOP;
   END IF;

@@ -56,7 +56,11 @@ Maintenance::Maintenance(asio::io_context& ioc, storage::Database& db, Head& hea
       merged_blocks_(
           metrics
               .counter("metricsd_block_merge_blocks_total", "Stored blocks read by block merging")
-              .get()) {}
+              .get()),
+      packed_(metrics
+                  .counter("metricsd_block_partitions_packed_total",
+                           "Day partitions rewritten after their blocks were merged")
+                  .get()) {}
 
 void Maintenance::start() {
   spawn_logged(timer_.get_executor(), run(), "maintenance");
@@ -106,6 +110,10 @@ asio::awaitable<bool> Maintenance::merge_blocks() {
     merged_blocks_.inc(static_cast<double>(r.blocks_in));
     if (r.series > 0)
       spdlog::debug("merged {} blocks of {} series into one a day", r.blocks_in, r.series);
+    if (!r.packed.empty()) {
+      packed_.inc();
+      spdlog::info("block merge: rewrote the merged partition {}", r.packed);
+    }
     if (!r.more) co_return false;
   }
   co_return true;

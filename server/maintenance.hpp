@@ -49,6 +49,7 @@ class Maintenance {
   prom::Counter& dropped_;
   prom::Counter& merged_series_;
   prom::Counter& merged_blocks_;
+  prom::Counter& packed_;
 };
 
 }  // namespace metricsd::server

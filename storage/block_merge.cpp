@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <ctime>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -28,6 +29,16 @@ WHERE series_id = ANY($1::bigint[]) AND start_ms >= $2 AND start_ms < $3
 ORDER BY series_id, start_ms, end_ms)";
 constexpr const char* kDelete =
     "DELETE FROM {} WHERE series_id = ANY($1::bigint[]) AND start_ms >= $2 AND start_ms < $3";
+constexpr const char* kUnpacked = "DELETE FROM block_partitions_packed WHERE relname = $1";
+// The first of the named partitions that exists and was not packed since its last merge.
+constexpr const char* kToPack = R"(
+SELECT c.relname FROM pg_class c WHERE c.relname = ANY($1::text[]) AND c.relkind = 'r'
+AND NOT EXISTS (SELECT 1 FROM block_partitions_packed p WHERE p.relname = c.relname)
+ORDER BY c.relname LIMIT 1)";
+constexpr const char* kPacked =
+    "INSERT INTO block_partitions_packed (relname) VALUES ($1) ON CONFLICT DO NOTHING";
+constexpr const char* kTrySessionLock = "SELECT pg_try_advisory_lock($1)";
+constexpr const char* kSessionUnlock = "SELECT pg_advisory_unlock($1)";
 constexpr const char* kCopySamples =
     "COPY sample_blocks (series_id, start_ms, end_ms, last_ts_ms, last, n, data) "
     "FROM STDIN (FORMAT binary)";
@@ -40,6 +51,43 @@ struct Table {
 };
 constexpr Table kTables[] = {
     {"sample_blocks", 0}, {"rollup_1m_blocks", kMinuteMs}, {"rollup_1h_blocks", kHourMs}};
+
+// <table>_pYYYYMMDD, as metricsd_ensure_partition names a day's partition.
+std::string partition_name(const char* table, int64_t day_ms) {
+  std::time_t t = static_cast<std::time_t>(day_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return fmt::format("{}_p{:04}{:02}{:02}", table, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+}
+
+std::string text_array(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i)
+    out += (i ? "," : "") + items[i];
+  return out + "}";
+}
+
+// Rewrites one merged partition (VACUUM FULL: it holds the partition's exclusive lock for
+// the rewrite, so its readers wait that long) and records it. Outside a transaction, under
+// the session-level compaction lock so two daemons do not both rewrite it.
+std::string pack_one(PgConnection& pg, const std::vector<std::string>& candidates) {
+  const std::string key = std::to_string(kCompactionLockKey);
+  if (pg.query(kTrySessionLock, {key}, false)->value(0, 0) != "t") return "";
+  std::string name;
+  try {
+    auto r = pg.query(kToPack, {text_array(candidates)}, false);
+    if (r->rows() > 0) {
+      name = std::string(r->value(0, 0));
+      pg.exec(("VACUUM FULL " + name).c_str());  // a name we made: <table>_pYYYYMMDD
+      pg.query(kPacked, {name}, false);
+    }
+  } catch (...) {
+    if (!pg.broken()) pg.query(kSessionUnlock, {key}, false);
+    throw;
+  }
+  pg.query(kSessionUnlock, {key}, false);
+  return name;
+}
 
 std::string id_array(const std::vector<int64_t>& ids) {
   std::string out = "{";
@@ -171,6 +219,7 @@ MergeResult merge_closed_days(PgConnection& pg, int64_t closed_before_ms, int64_
           samples += decode_int8(pending->value(i, 1));
         }
         res.blocks_in = rewrite(pg, table, series, day);
+        pg.query(kUnpacked, {partition_name(table.name, day)}, false);
         res.series = static_cast<int64_t>(series.size());
         res.more = true;  // the next pass looks for what is left
         pg.exec("COMMIT");
@@ -178,7 +227,6 @@ MergeResult merge_closed_days(PgConnection& pg, int64_t closed_before_ms, int64_
       }
     }
     pg.exec("COMMIT");
-    return res;
   } catch (...) {
     if (!pg.broken()) {
       try {
@@ -188,6 +236,15 @@ MergeResult merge_closed_days(PgConnection& pg, int64_t closed_before_ms, int64_
     }
     throw;
   }
+  // Every closed day merged: pack one partition whose merged-away blocks still take space.
+  std::vector<std::string> candidates;
+  const int64_t last_day = floor_to(closed_before_ms, kDayMs) - kDayMs;
+  for (int64_t day = last_day - (kLookbackDays - 1) * kDayMs; day <= last_day; day += kDayMs)
+    for (const Table& table : kTables)
+      candidates.push_back(partition_name(table.name, day));
+  res.packed = pack_one(pg, candidates);
+  res.more = !res.packed.empty();
+  return res;
 }
 
 }  // namespace metricsd::storage

@@ -4,11 +4,14 @@
 // kMaxBlockValues). A stored sample then costs about a byte instead of a block row's
 // overhead spread over 60 samples (docs/storage-format.md). Values do not change: samples
 // keep their order, a rollup bucket found in several blocks is merged (Aggregate::merge).
+// Once no closed day has blocks left to merge, each day partition that was merged is
+// rewritten once (VACUUM FULL), so the merged-away blocks' space leaves the files.
 // Runs on a storage thread, under the compaction lock (so no compaction adds a block to
 // the day while it is rewritten); each pass is one transaction and bounded in samples.
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "storage/pg_binary.hpp"
 
@@ -18,6 +21,7 @@ struct MergeResult {
   bool ran = false;       // false when another daemon holds the compaction lock
   int64_t series = 0;     // series whose day was rewritten
   int64_t blocks_in = 0;  // blocks they had; each has about one now
+  std::string packed;     // the partition rewritten by this pass, if any
   bool more = false;      // stopped at its bound; run again
 };
 

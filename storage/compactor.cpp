@@ -227,6 +227,8 @@ int maintain_partitions(pqxx::connection& c, int64_t now_ms, const Retention& re
       ++dropped;
     }
   }
+  if (dropped > 0)
+    tx.exec("DELETE FROM block_partitions_packed WHERE to_regclass(relname) IS NULL");
   tx.commit();
   return dropped;
 }

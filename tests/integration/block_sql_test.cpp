@@ -90,6 +90,7 @@ TEST_F(BlockSql, AwkwardValuesAndTimesDecodeToTheSameBits) {
   expect_same({small, big, small, big}, {1, 2, 3, 4});  // deltas that wrap
   expect_same({7, 7, 7}, {1.5, 1.5, 1.5});
   expect_same({42}, {-0.0});
+  expect_same({1, 5, 9, 200, 201, 90'000}, {0, 7, 1, 9, 2, 3});  // unsigned columns, no zigzag
 }
 
 TEST_F(BlockSql, TelemetryBlocksDecodeToTheSameBits) {

@@ -224,6 +224,18 @@ TEST_F(CompactionTest, ClosedDaysAreMergedIntoOneBlockPerSeries) {
   EXPECT_EQ(n, 201);
   EXPECT_EQ(hours.front().agg.max, 99.5);
   EXPECT_EQ(query("SELECT count(*) FROM metrics WHERE node = 'comp-4'")[0][0].as<int>(), 201);
+  // Then the merged day's partitions are rewritten (the merged-away blocks' space freed),
+  // and hold the same samples.
+  auto part = "sample_blocks_p" + format_rfc3339_ms(day).substr(0, 10).erase(4, 1).erase(6, 1);
+  ASSERT_TRUE(eventually(
+      [&] {
+        return query("SELECT count(*) FROM block_partitions_packed WHERE relname = '" + part +
+                     "'")[0][0]
+                   .as<int>() == 1;
+      },
+      20s))
+      << part << " not packed";
+  EXPECT_EQ(sample_blocks("comp-4")[0].values, vals);
 }
 
 TEST_F(CompactionTest, OpenWindowStaysInTheInbox) {
