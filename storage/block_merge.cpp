@@ -11,6 +11,7 @@
 
 #include "core/block_format.hpp"
 #include "core/compaction.hpp"
+#include "storage/block_rows.hpp"
 #include "storage/compactor.hpp"
 
 namespace metricsd::storage {
@@ -39,11 +40,6 @@ constexpr const char* kPacked =
     "INSERT INTO block_partitions_packed (relname) VALUES ($1) ON CONFLICT DO NOTHING";
 constexpr const char* kTrySessionLock = "SELECT pg_try_advisory_lock($1)";
 constexpr const char* kSessionUnlock = "SELECT pg_advisory_unlock($1)";
-constexpr const char* kCopySamples =
-    "COPY sample_blocks (series_id, start_ms, end_ms, last_ts_ms, last, n, data) "
-    "FROM STDIN (FORMAT binary)";
-constexpr const char* kCopyRollups =
-    "COPY {} (series_id, start_ms, end_ms, n, data) FROM STDIN (FORMAT binary)";
 
 struct Table {
   const char* name;
@@ -104,31 +100,19 @@ struct SeriesDay {
   std::vector<RollupBucket> buckets;
 };
 
-void write_samples(CopyBinary& copy, SeriesDay& d) {
+void write_samples(CopyBinary& copy, const SeriesDay& d) {
   // Stable: samples with equal times keep the order the blocks had.
   std::vector<uint32_t> order(d.ts.size());
   std::iota(order.begin(), order.end(), 0u);
   std::stable_sort(order.begin(), order.end(),
                    [&](uint32_t a, uint32_t b) { return d.ts[a] < d.ts[b]; });
-  for (size_t from = 0; from < order.size(); from += kMaxBlockValues) {
-    size_t to = std::min(order.size(), from + kMaxBlockValues);
-    std::vector<int64_t> ts;
-    std::vector<double> vals;
-    Aggregate agg;
-    for (size_t i = from; i < to; ++i) {
-      ts.push_back(d.ts[order[i]]);
-      vals.push_back(d.values[order[i]]);
-      agg.add(ts.back(), vals.back());
-    }
-    copy.row(7);
-    copy.int8(d.series);
-    copy.int8(d.start);
-    copy.int8(d.end);
-    copy.int8(agg.last_ts_ms);
-    copy.float8(agg.last);
-    copy.int4(static_cast<int32_t>(ts.size()));
-    copy.bytea(encode_samples(ts, vals));
+  std::vector<int64_t> ts;
+  std::vector<double> vals;
+  for (uint32_t i : order) {
+    ts.push_back(d.ts[i]);
+    vals.push_back(d.values[i]);
   }
+  add_sample_block_rows(copy, d.series, d.start, d.end, ts, vals);
 }
 
 void write_rollups(CopyBinary& copy, SeriesDay& d, int64_t bucket_ms) {
@@ -142,17 +126,7 @@ void write_rollups(CopyBinary& copy, SeriesDay& d, int64_t bucket_ms) {
     else
       merged.push_back(b);
   }
-  for (size_t from = 0; from < merged.size(); from += kMaxBlockValues) {
-    std::vector<RollupBucket> part(
-        merged.begin() + static_cast<ptrdiff_t>(from),
-        merged.begin() + static_cast<ptrdiff_t>(std::min(merged.size(), from + kMaxBlockValues)));
-    copy.row(5);
-    copy.int8(d.series);
-    copy.int8(part.front().bucket_ms);
-    copy.int8(part.back().bucket_ms + bucket_ms);
-    copy.int4(static_cast<int32_t>(part.size()));
-    copy.bytea(encode_rollups(part));
-  }
+  add_rollup_block_rows(copy, d.series, bucket_ms, merged);
 }
 
 // Rewrites the day's blocks of `series` in `table`; returns the blocks read.
@@ -190,8 +164,9 @@ int64_t rewrite(PgConnection& pg, const Table& table, const std::vector<int64_t>
   }
   if (rows->rows() > 0) flush();
   pg.query(fmt::format(kDelete, table.name).c_str(), params, false);
-  pg.copy_in(table.bucket_ms == 0 ? kCopySamples : fmt::format(kCopyRollups, table.name).c_str(),
-             copy.finish());
+  pg.copy_in(
+      table.bucket_ms == 0 ? kCopySampleBlocks : fmt::format(kCopyRollupBlocks, table.name).c_str(),
+      copy.finish());
   return rows->rows();
 }
 

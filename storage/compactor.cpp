@@ -10,6 +10,7 @@
 
 #include "core/block_format.hpp"
 #include "core/compaction.hpp"
+#include "storage/block_rows.hpp"
 #include "storage/pg_binary.hpp"
 
 namespace metricsd::storage {
@@ -25,11 +26,6 @@ FROM (SELECT batch_id, series_ids, ts_ms, vals,
       WHERE max_ts_ms < $1 AND committed_at < now() - make_interval(secs => $3)) t
 WHERE before < $2
 ORDER BY batch_id)";
-constexpr const char* kCopySampleBlocks =
-    "COPY sample_blocks (series_id, start_ms, end_ms, last_ts_ms, last, n, data) "
-    "FROM STDIN (FORMAT binary)";
-constexpr const char* kCopyRollupBlocks =
-    "COPY {} (series_id, start_ms, end_ms, n, data) FROM STDIN (FORMAT binary)";
 constexpr const char* kDeleteInbox = "DELETE FROM inbox WHERE batch_id = ANY($1::bigint[])";
 constexpr const char* kEnsurePartition = "SELECT metricsd_ensure_partition($1, $2)";
 constexpr const char* kPartitions = R"(
@@ -71,46 +67,16 @@ void copy_rollup_blocks(PgConnection& pg, const char* table, int64_t width,
            floor_to(rows[i].bucket_ms, kDayMs) == day;
          ++i)
       buckets.push_back({rows[i].bucket_ms, rows[i].agg});
-    for (size_t from = 0; from < buckets.size(); from += kMaxBlockValues) {
-      std::vector<RollupBucket> part(
-          buckets.begin() + static_cast<ptrdiff_t>(from),
-          buckets.begin() +
-              static_cast<ptrdiff_t>(std::min(buckets.size(), from + kMaxBlockValues)));
-      copy.row(5);
-      copy.int8(series);
-      copy.int8(part.front().bucket_ms);
-      copy.int8(part.back().bucket_ms + width);
-      copy.int4(static_cast<int32_t>(part.size()));
-      copy.bytea(encode_rollups(part));
-    }
+    add_rollup_block_rows(copy, series, width, buckets);
   }
   pg.copy_in(fmt::format(kCopyRollupBlocks, table).c_str(), copy.finish());
 }
 
-// One block per chunk (series and window); a chunk over the block limit takes several.
+// One block per chunk (series and window).
 void copy_sample_blocks(PgConnection& pg, const std::vector<ChunkRow>& chunks) {
   CopyBinary copy;
-  std::vector<int64_t> ts;
-  std::vector<double> vals;
   for (const auto& ch : chunks)
-    for (size_t from = 0; from < ch.ts_ms.size(); from += kMaxBlockValues) {
-      size_t to = std::min(ch.ts_ms.size(), from + kMaxBlockValues);
-      ts.assign(ch.ts_ms.begin() + static_cast<ptrdiff_t>(from),
-                ch.ts_ms.begin() + static_cast<ptrdiff_t>(to));
-      vals.assign(ch.values.begin() + static_cast<ptrdiff_t>(from),
-                  ch.values.begin() + static_cast<ptrdiff_t>(to));
-      Aggregate agg;
-      for (size_t i = 0; i < ts.size(); ++i)
-        agg.add(ts[i], vals[i]);
-      copy.row(7);
-      copy.int8(ch.series_id);
-      copy.int8(ch.start_ms);
-      copy.int8(ch.end_ms);
-      copy.int8(agg.last_ts_ms);
-      copy.float8(agg.last);
-      copy.int4(static_cast<int32_t>(ts.size()));
-      copy.bytea(encode_samples(ts, vals));
-    }
+    add_sample_block_rows(copy, ch.series_id, ch.start_ms, ch.end_ms, ch.ts_ms, ch.values);
   pg.copy_in(kCopySampleBlocks, copy.finish());
 }
 
