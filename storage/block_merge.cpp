@@ -56,11 +56,10 @@ std::string partition_name(const char* table, int64_t day_ms) {
   return fmt::format("{}_p{:04}{:02}{:02}", table, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 }
 
-std::string text_array(const std::vector<std::string>& items) {
-  std::string out = "{";
-  for (size_t i = 0; i < items.size(); ++i)
-    out += (i ? "," : "") + items[i];
-  return out + "}";
+// PostgreSQL array text: {a,b,c}.
+template <class T>
+std::string array_text(const std::vector<T>& items) {
+  return fmt::format("{{{}}}", fmt::join(items, ","));
 }
 
 // Rewrites one merged partition (VACUUM FULL: it holds the partition's exclusive lock for
@@ -71,7 +70,7 @@ std::string pack_one(PgConnection& pg, const std::vector<std::string>& candidate
   if (pg.query(kTrySessionLock, {key}, false)->value(0, 0) != "t") return "";
   std::string name;
   try {
-    auto r = pg.query(kToPack, {text_array(candidates)}, false);
+    auto r = pg.query(kToPack, {array_text(candidates)}, false);
     if (r->rows() > 0) {
       name = std::string(r->value(0, 0));
       pg.exec(("VACUUM FULL " + name).c_str());  // a name we made: <table>_pYYYYMMDD
@@ -83,13 +82,6 @@ std::string pack_one(PgConnection& pg, const std::vector<std::string>& candidate
   }
   pg.query(kSessionUnlock, {key}, false);
   return name;
-}
-
-std::string id_array(const std::vector<int64_t>& ids) {
-  std::string out = "{";
-  for (size_t i = 0; i < ids.size(); ++i)
-    out += (i ? "," : "") + std::to_string(ids[i]);
-  return out + "}";
 }
 
 // The day's blocks of one series, decoded and rewritten into `copy`.
@@ -132,7 +124,7 @@ void write_rollups(CopyBinary& copy, SeriesDay& d, int64_t bucket_ms) {
 // Rewrites the day's blocks of `series` in `table`; returns the blocks read.
 int64_t rewrite(PgConnection& pg, const Table& table, const std::vector<int64_t>& series,
                 int64_t day) {
-  std::vector<std::string> params = {id_array(series), std::to_string(day),
+  std::vector<std::string> params = {array_text(series), std::to_string(day),
                                      std::to_string(day + kDayMs)};
   auto rows = pg.query(fmt::format(kBlocks, table.name).c_str(), params, /*binary_results=*/true);
   CopyBinary copy;
