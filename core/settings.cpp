@@ -77,7 +77,7 @@ std::vector<SettingSpec> build_specs() {
   num("ingest.max_future_s", T::kInt, "600", &S::ingest_max_future_s,
       "samples further ahead than this are rejected", 0, 365 * 86'400);
   num("ingest.compaction_interval_ms", T::kDuration, "10s", &S::ingest_compaction_interval_ms,
-      "how often closed windows move from the inbox into chunks and rollups", 100, 3'600'000);
+      "how often closed windows move from the inbox into sample and rollup blocks", 100, 3'600'000);
   num("ingest.compaction_grace_ms", T::kDuration, "1m", &S::ingest_compaction_grace_ms,
       "a 10-minute window is compacted this long after it ends (later samples still count)", 0,
       86'400'000);

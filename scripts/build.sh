@@ -6,9 +6,10 @@ cd "$(dirname "$0")/.."
 build_dir=${METRICSD_BUILD_DIR:-build}
 # ccache (scripts/deps.sh installs it) keeps compiled objects across checkouts: a fresh clone
 # compiles only what changed since the last build on this machine. Paths are taken relative
-# to the checkout so another directory hits the same entries. METRICSD_CCACHE=0 turns it off.
+# to the checkout so another directory hits the same entries. CCACHE_DISABLE=1 (ccache's own
+# switch) compiles without it.
 launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=)
-if [ "${METRICSD_CCACHE:-1}" = 1 ] && command -v ccache >/dev/null 2>&1; then
+if command -v ccache >/dev/null 2>&1; then
   export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 fi

@@ -24,6 +24,8 @@
 #include "core/subprocess.hpp"
 #include "storage/embedded_postgres.hpp"
 
+extern char** environ;
+
 namespace metricsd::test {
 
 namespace asio = boost::asio;
@@ -151,6 +153,13 @@ pid_t spawn(const std::vector<std::string>& args, const fs::path& log,
   spec.argv = {other && *other ? other : METRICSD_BINARY};
   spec.argv.insert(spec.argv.end(), args.begin(), args.end());
   spec.env_set = env;
+  // The daemon reads every METRICSD_* variable as a setting and refuses unknown ones: the
+  // build scripts' own (METRICSD_BUILD_DIR, METRICSD_CCACHE, ...) and a developer's shell
+  // settings stay out; a test names what it wants through `env`.
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv(*e);
+    if (kv.rfind("METRICSD_", 0) == 0) spec.env_remove.emplace_back(kv.substr(0, kv.find('=')));
+  }
   spec.stdout_ = Stdio::to_file(log.string());
   spec.stderr_ = Stdio::to_stdout();
   spec.close_other_fds = true;  // nothing of the test's (its sockets) leaks into the daemon
