@@ -112,8 +112,8 @@ psql_md "SELECT t, pg_size_pretty(sum(b)), round(sum(b)::numeric / $samples, 3)
   awk -F'|' '{printf "  %-18s %10s %8s B/sample\n", ($1 == "" ? "total" : $1), $2, $3}'
 # The PL/pgSQL decoder the `metrics` view uses, on ten whole-day blocks.
 psql_md "SELECT count(*), extract(epoch FROM clock_timestamp() - now())
-  FROM (SELECT data FROM sample_blocks ORDER BY series_id LIMIT 10) b,
-       metricsd_decode_samples(b.data)" |
+  FROM (SELECT data || tail AS block FROM sample_blocks ORDER BY series_id LIMIT 10) b,
+       metricsd_decode_samples(b.block)" |
   awk -F'|' '{printf "  SQL decoder (metricsd_decode_samples): %d samples in %.2f s, %.1f us a sample\n", $1, $2, $2 * 1e6 / $1}'
 if [ -n "${DETAIL:-}" ]; then
   psql_md "SELECT c.relname, pg_relation_size(c.oid), pg_relation_size(c.reltoastrelid),

@@ -9,15 +9,18 @@
 namespace metricsd {
 namespace {
 
-// Reads the header of a block: its version and how many values each column holds. A count
-// beyond what the bytes left could hold (a packed block of 64 values takes at least one
-// byte) is corrupt, so a bad count cannot make the reader allocate without bound.
+// Reads the header of a block: its version and how many values each column holds. Version
+// 1 differs from 2 only in having no zero runs, so one reader takes both. A count beyond
+// what the bytes could hold (a byte of a packed stream stands for at most a run of 64
+// blocks of 64 values) is corrupt, so a bad count cannot make the reader allocate without
+// bound.
 size_t read_header(ByteReader& r, uint8_t version, std::string_view block, const char* what) {
   uint8_t v = r.u8();
-  if (v != version) r.fail(std::string("unknown ") + what + " block version " + std::to_string(v));
+  if (v < 1 || v > version)
+    r.fail(std::string("unknown ") + what + " block version " + std::to_string(v));
   uint64_t count = r.uvarint();
   if (count > kMaxBlockValues) r.fail("count " + std::to_string(count) + " over the limit");
-  if (count > (block.size() + 1) * kPackBlock)
+  if (count > (block.size() + 1) * kPackBlock * kZeroRunMax)
     r.fail("count " + std::to_string(count) + " cannot fit in " + std::to_string(block.size()) +
            " bytes");
   return static_cast<size_t>(count);

@@ -15,8 +15,10 @@
 
 namespace metricsd {
 
-inline constexpr uint8_t kSampleBlockVersion = 1;
-inline constexpr uint8_t kRollupBlockVersion = 1;
+// Written by this release; readers take every version up to these (docs/storage-format.md:
+// 2 added runs of zero blocks to packed streams).
+inline constexpr uint8_t kSampleBlockVersion = 2;
+inline constexpr uint8_t kRollupBlockVersion = 2;
 // The most values one block holds; more samples of a series and window take several.
 inline constexpr size_t kMaxBlockValues = size_t{1} << 20;
 

@@ -71,6 +71,20 @@ std::pair<uint8_t, size_t> choose_layout(const uint64_t* v, size_t n) {
   return best;
 }
 
+// How many blocks of zeros start at `start` (at most kZeroRunMax): 0 if the first block
+// holds anything else.
+size_t zero_blocks(const std::vector<uint64_t>& values, size_t start) {
+  size_t blocks = 0;
+  for (size_t at = start; at < values.size() && blocks < kZeroRunMax; at += kPackBlock) {
+    size_t end = std::min(values.size(), at + kPackBlock);
+    if (std::any_of(values.begin() + static_cast<ptrdiff_t>(at),
+                    values.begin() + static_cast<ptrdiff_t>(end), [](uint64_t v) { return v; }))
+      break;
+    ++blocks;
+  }
+  return blocks;
+}
+
 }  // namespace
 
 int bit_width_of(uint64_t v) {
@@ -87,6 +101,11 @@ void ByteWriter::uvarint(uint64_t v) {
 
 void ByteWriter::packed(const std::vector<uint64_t>& values) {
   for (size_t start = 0; start < values.size(); start += kPackBlock) {
+    if (size_t zeros = zero_blocks(values, start); zeros >= 2) {
+      u8(static_cast<uint8_t>(kZeroRunBase + zeros));
+      start += (zeros - 1) * kPackBlock;
+      continue;
+    }
     size_t n = std::min(values.size() - start, kPackBlock);
     const uint64_t* v = values.data() + start;
     uint8_t header = choose_layout(v, n).first;
@@ -115,9 +134,15 @@ void ByteWriter::packed(const std::vector<uint64_t>& values) {
 
 size_t packed_size(const std::vector<uint64_t>& values) {
   size_t bytes = 0;
-  for (size_t start = 0; start < values.size(); start += kPackBlock)
+  for (size_t start = 0; start < values.size(); start += kPackBlock) {
+    if (size_t zeros = zero_blocks(values, start); zeros >= 2) {
+      ++bytes;
+      start += (zeros - 1) * kPackBlock;
+      continue;
+    }
     bytes +=
         choose_layout(values.data() + start, std::min(values.size() - start, kPackBlock)).second;
+  }
   return bytes;
 }
 
@@ -164,8 +189,16 @@ void ByteReader::packed(size_t count, std::vector<uint64_t>& out) {
     uint8_t header = u8();
     acc = 0;
     have = 0;
+    if (header > 64 && header < kRiceFlag) {
+      size_t blocks = header - kZeroRunBase;
+      if (start + (blocks - 1) * kPackBlock >= count)
+        fail("a run of " + std::to_string(blocks) + " zero blocks past the column's " +
+             std::to_string(count) + " values");
+      out.insert(out.end(), std::min(count - start, blocks * kPackBlock), 0);
+      start += (blocks - 1) * kPackBlock;
+      continue;
+    }
     if (header < kRiceFlag) {
-      if (header > 64) fail("bit width " + std::to_string(header) + " over 64");
       if (header > 0 && in_.size() - pos_ < (n * header + 7) / 8) fail("packed block ends early");
       for (size_t i = 0; i < n; ++i)
         out.push_back(take(header));

@@ -1,7 +1,8 @@
 // The byte-level pieces of the stored sample format (docs/storage-format.md): unsigned
 // LEB128 varints, zigzag, and bit-packed streams of unsigned integers in blocks of 64 (one
-// width byte per block, then the values LSB-first in that many bits each). A reader never
-// reads past its buffer: every malformed input is a CorruptBlock naming the byte offset.
+// header byte per block, then the values LSB-first at that width or Rice-coded; runs of
+// all-zero blocks take one byte). A reader never reads past its buffer: every malformed
+// input is a CorruptBlock naming the byte offset.
 // Pure functions and plain values; no I/O, no shared state.
 #pragma once
 
@@ -20,6 +21,11 @@ struct CorruptBlock : std::runtime_error {
 };
 
 inline constexpr size_t kPackBlock = 64;  // values per bit-packed block
+// A header byte kZeroRunBase + k (k = 2..kZeroRunMax) stands for k blocks of zeros (the
+// last of them may be the stream's short one): a regular time column or a constant value
+// costs a byte per 4096 values instead of one per 64. Block format version 2 on.
+inline constexpr uint8_t kZeroRunBase = 0x3f;
+inline constexpr size_t kZeroRunMax = 64;
 
 inline uint64_t zigzag(int64_t v) {
   return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);

@@ -25,7 +25,7 @@ constexpr const char* kPending = R"(
 SELECT series_id, sum(n)::bigint FROM {} WHERE start_ms >= $1 AND start_ms < $2
 GROUP BY series_id HAVING count(*) > 1 ORDER BY series_id LIMIT 20000)";
 constexpr const char* kBlocks = R"(
-SELECT series_id, start_ms, end_ms, data FROM {}
+SELECT series_id, start_ms, end_ms, data || tail FROM {}
 WHERE series_id = ANY($1::bigint[]) AND start_ms >= $2 AND start_ms < $3
 ORDER BY series_id, start_ms, end_ms)";
 constexpr const char* kDelete =

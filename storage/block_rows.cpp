@@ -4,6 +4,16 @@
 #include <algorithm>
 
 namespace metricsd::storage {
+namespace {
+
+// The block as its two columns (block_rows.hpp).
+void add_block(CopyBinary& copy, const std::string& block) {
+  size_t split = block.size() / kToastChunkBytes * kToastChunkBytes;
+  copy.bytea(std::string_view(block).substr(0, split));
+  copy.bytea(std::string_view(block).substr(split));
+}
+
+}  // namespace
 
 void add_sample_block_rows(CopyBinary& copy, int64_t series, int64_t start_ms, int64_t end_ms,
                            const std::vector<int64_t>& ts_ms, const std::vector<double>& values) {
@@ -16,14 +26,14 @@ void add_sample_block_rows(CopyBinary& copy, int64_t series, int64_t start_ms, i
     Aggregate agg;  // the block's last sample, kept beside it for latest values
     for (size_t i = 0; i < ts.size(); ++i)
       agg.add(ts[i], vals[i]);
-    copy.row(7);
+    copy.row(8);
     copy.int8(series);
     copy.int8(start_ms);
     copy.int8(end_ms);
     copy.int8(agg.last_ts_ms);
     copy.float8(agg.last);
     copy.int4(static_cast<int32_t>(ts.size()));
-    copy.bytea(encode_samples(ts, vals));
+    add_block(copy, encode_samples(ts, vals));
   }
 }
 
@@ -34,12 +44,12 @@ void add_rollup_block_rows(CopyBinary& copy, int64_t series, int64_t bucket_ms,
     part.assign(
         buckets.begin() + static_cast<ptrdiff_t>(from),
         buckets.begin() + static_cast<ptrdiff_t>(std::min(buckets.size(), from + kMaxBlockValues)));
-    copy.row(5);
+    copy.row(6);
     copy.int8(series);
     copy.int8(part.front().bucket_ms);
     copy.int8(part.back().bucket_ms + bucket_ms);
     copy.int4(static_cast<int32_t>(part.size()));
-    copy.bytea(encode_rollups(part));
+    add_block(copy, encode_rollups(part));
   }
 }
 

@@ -21,11 +21,11 @@ constexpr const char* kChunks =
 // Blocks intersecting [from, to): start < to, end > from, and (for the index) start later
 // than from minus the longest block window.
 constexpr const char* kSampleBlocks =
-    "SELECT series_id, data FROM sample_blocks "
+    "SELECT series_id, data || tail FROM sample_blocks "
     "WHERE series_id = ANY($1::bigint[]) AND start_ms > $2::bigint - $4::bigint "
     "AND start_ms < $3::bigint AND end_ms > $2::bigint";
 constexpr const char* kRollupBlocks =
-    "SELECT series_id, data FROM {} "
+    "SELECT series_id, data || tail FROM {} "
     "WHERE series_id = ANY($1::bigint[]) AND start_ms > $2::bigint - $4::bigint "
     "AND start_ms < $3::bigint AND end_ms > $2::bigint";
 constexpr const char* kRollup1m =

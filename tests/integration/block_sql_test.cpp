@@ -1,8 +1,8 @@
-// The PL/pgSQL decoder of sample blocks (migrations/0004) against the C++ encoder, in the
+// The PL/pgSQL decoder of sample blocks (migrations/0004, 0005) against the C++ encoder, in the
 // daemon's own PostgreSQL: the same times and the same IEEE bits for every value the
 // format meets (decimals, Rice-coded and bit-packed streams, deltas of deltas, listed and
-// packed residuals, NaN, ±Inf, -0.0, denormals, the 64-bit escape), and a corrupt block is
-// an error naming the byte, never a wrong row.
+// packed residuals, runs of zero blocks, NaN, ±Inf, -0.0, denormals, the 64-bit escape), and
+// a corrupt block is an error naming the byte, never a wrong row.
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
@@ -91,6 +91,18 @@ TEST_F(BlockSql, AwkwardValuesAndTimesDecodeToTheSameBits) {
   expect_same({7, 7, 7}, {1.5, 1.5, 1.5});
   expect_same({42}, {-0.0});
   expect_same({1, 5, 9, 200, 201, 90'000}, {0, 7, 1, 9, 2, 3});  // unsigned columns, no zigzag
+  // Runs of zero blocks (version 2): 64-block runs, a shorter run, the short last block.
+  ts.clear();
+  vals.clear();
+  for (int i = 0; i < 9000; ++i) {
+    ts.push_back(1'767'225'600'000 + int64_t{i} * 10'000);
+    vals.push_back(i < 4200 ? 1755 : 1980);
+  }
+  expect_same(ts, vals);
+  // A version 1 block (no runs) still decodes.
+  std::string v1 = encode_samples({1000, 2000, 3500}, {1.5, 2.5, -1});
+  v1[0] = '\x01';
+  EXPECT_EQ(decode(v1).size(), 3u);
 }
 
 TEST_F(BlockSql, TelemetryBlocksDecodeToTheSameBits) {
@@ -130,6 +142,7 @@ TEST_F(BlockSql, CorruptBlocksAreErrorsNamingTheByte) {
            {good + "x", "trailing bytes"},
            {good.substr(0, good.size() - 1), "out of valid range"},
            {std::string("\x01\x02\x07", 3), "unknown integer column order 7"},
+           {std::string("\x02\x02\x01\x00\x41", 5), "a run of 2 zero blocks past the column's 1"},
        }) {
     try {
       decode(block);

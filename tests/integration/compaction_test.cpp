@@ -67,7 +67,8 @@ class CompactionTest : public ::testing::Test {
   static std::vector<Block> sample_blocks(const std::string& node) {
     std::vector<Block> out;
     for (const auto& r : query(fmt::format(
-             "SELECT b.start_ms, b.end_ms, b.last_ts_ms, b.last, b.n, encode(b.data, 'hex') "
+             "SELECT b.start_ms, b.end_ms, b.last_ts_ms, b.last, b.n, encode(b.data || b.tail, "
+             "'hex') "
              "FROM sample_blocks b JOIN series s USING (series_id) WHERE s.node_id = '{}' "
              "ORDER BY b.start_ms, b.last_ts_ms",
              node))) {
@@ -86,7 +87,7 @@ class CompactionTest : public ::testing::Test {
   // The node's buckets of a rollup tier, decoded, the parts of each bucket merged.
   static std::vector<RollupBucket> rollups(const std::string& table, const std::string& node) {
     std::map<int64_t, Aggregate> merged;
-    for (const auto& r : query(fmt::format("SELECT encode(b.data, 'hex') FROM {} b "
+    for (const auto& r : query(fmt::format("SELECT encode(b.data || b.tail, 'hex') FROM {} b "
                                            "JOIN series s USING (series_id) WHERE s.node_id = '{}'",
                                            table, node))) {
       std::vector<RollupBucket> buckets;
@@ -236,6 +237,45 @@ TEST_F(CompactionTest, ClosedDaysAreMergedIntoOneBlockPerSeries) {
       20s))
       << part << " not packed";
   EXPECT_EQ(sample_blocks("comp-4")[0].values, vals);
+}
+
+// A block is stored as whole TOAST chunks out of line (`data`, uncompressed) and the rest in
+// the row (`tail`), in the partitions the daemon creates as in the parent tables.
+TEST_F(CompactionTest, BlocksAreStoredAsWholeToastChunksAndATail) {
+  int64_t day = floor_to(wall_ms(), kDayMs) - 3 * kDayMs;
+  std::string lines;
+  uint64_t x = 12345;
+  for (int i = 0; i < 2000; ++i) {  // noisy values: about 4 bytes a sample, 4 chunks a day
+    x = x * 6364136223846793005 + 1442695040888963407;
+    lines +=
+        fmt::format("split,node=comp-5 v={} {}\n", (x >> 30) % 1'000'000'000, day + i * 40'000);
+  }
+  write(lines);
+  ASSERT_TRUE(wait_inbox("comp-5"));
+  auto sizes = [] {
+    return query(
+        "SELECT octet_length(b.data), octet_length(b.tail), pg_column_size(b.data) "
+        "FROM sample_blocks b JOIN series s USING (series_id) WHERE s.node_id = 'comp-5'");
+  };
+  ASSERT_TRUE(eventually([&] { return sizes().size() == 1; }, 20s)) << sizes().size() << " blocks";
+  auto r = sizes()[0];
+  int64_t data = r[0].as<int64_t>(), tail = r[1].as<int64_t>();
+  EXPECT_GT(data, 0);
+  EXPECT_EQ(data % 1996, 0) << data;
+  EXPECT_LT(tail, 1996);
+  EXPECT_GT(data + tail, 3 * 1996) << "the test's block is meant to span several chunks";
+  EXPECT_EQ(r[2].as<int64_t>(), data) << "data is stored uncompressed";
+  EXPECT_EQ(sample_blocks("comp-5")[0].ts.size(), 2000u);
+  EXPECT_EQ(query("SELECT count(*) FROM metrics WHERE node = 'comp-5'")[0][0].as<int>(), 2000);
+  auto part = "sample_blocks_p" + format_rfc3339_ms(day).substr(0, 10).erase(4, 1).erase(6, 1);
+  for (const auto& table : {part, "rollup_1m_blocks" + part.substr(13)}) {
+    auto storage =
+        query(fmt::format("SELECT string_agg(attname || '=' || attstorage::text, ',' ORDER BY "
+                          "attname) FROM pg_attribute "
+                          "WHERE attrelid = '{}'::regclass AND attname IN ('data', 'tail')",
+                          table));
+    EXPECT_EQ(storage[0][0].as<std::string>(), "data=e,tail=m") << table;
+  }
 }
 
 TEST_F(CompactionTest, OpenWindowStaysInTheInbox) {

@@ -195,10 +195,13 @@ TEST(BlockFormat, EveryTruncationOrBadByteIsAnErrorNamingTheOffset) {
   fails(block + "x", "trailing bytes");
   fails(std::string(1, '\x09') + block.substr(1), "unknown sample block version 9");
   fails(std::string("\x01\xff\xff\xff\xff\x7f", 6), "over the limit");
-  fails(std::string("\x01\x80\x80\x01", 4), "cannot fit");
+  fails(std::string("\x01\x80\x80\x20", 4), "cannot fit");
   fails(std::string("\x01\x02\x07", 3), "unknown integer column order 7");
   fails(std::string("\x01\x02\x01\x00\x00\x10\x00\x00", 8), "decimals 16 over 15");
-  fails(std::string("\x01\x41\x01\x00\x41", 5), "bit width 65 over 64");
+  fails(std::string("\x02\x02\x01\x00\x41", 5),
+        "a run of 2 zero blocks past the column's 1 values");
+  fails(std::string("\x02\x41\x01\x00\x41\x00", 6),
+        "a run of 2 zero blocks past the column's 64 values");
   const std::string times = std::string("\x01\x02\x01\x00\x00", 5);  // two times, both 0
   const std::string zeros = std::string("\x00\x01\x00\x00", 4);      // k 0, mantissas 0
   fails(times + zeros + "\x03", "unknown residual layout 3");
@@ -207,6 +210,57 @@ TEST(BlockFormat, EveryTruncationOrBadByteIsAnErrorNamingTheOffset) {
   fails(times + zeros + std::string("\x02\x01\x05\x01", 4), "past the last value");
   fails(times + zeros + std::string("\x02\x02\x01\x01\x00\x01", 6), "listed twice");
   fails(std::string("\x01\x01\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 14), "varint");
+}
+
+// Runs of zero blocks: every length around the block and run boundaries comes back, a run
+// costs one byte, and zeros between other values stay where they were.
+TEST(BlockFormat, RunsOfZeroBlocksRoundTripAtEveryBoundary) {
+  for (size_t n :
+       {size_t{1}, size_t{63}, size_t{64}, size_t{65}, size_t{128}, size_t{129}, size_t{4095},
+        size_t{4096}, size_t{4097}, size_t{8192}, size_t{8193 + 64}, size_t{300000}}) {
+    for (int shape = 0; shape < 3; ++shape) {
+      std::vector<uint64_t> v(n, 0);
+      if (shape == 1) v[n / 2] = 5;  // a value in the middle breaks the run
+      if (shape == 2) v.back() = uint64_t{1} << 63;
+      std::string out;
+      ByteWriter w(out);
+      w.packed(v);
+      EXPECT_EQ(out.size(), packed_size(v)) << n << " shape " << shape;
+      if (shape == 0) {
+        EXPECT_LE(out.size(), (n + 4095) / 4096 + 1) << n;
+      }
+      ByteReader r(out);
+      std::vector<uint64_t> back;
+      r.packed(n, back);
+      EXPECT_TRUE(r.done()) << n;
+      ASSERT_EQ(back, v) << n << " shape " << shape;
+    }
+  }
+  // A day of regular times with a constant value: a few bytes, not a byte per 64 samples.
+  std::vector<int64_t> ts;
+  std::vector<double> vals;
+  for (int i = 0; i < 8640; ++i) {
+    ts.push_back(1767225600000 + int64_t{i} * 10000);
+    vals.push_back(1755);
+  }
+  std::string block = encode_samples(ts, vals);
+  EXPECT_LE(block.size(), 40u);
+  expect_samples_round_trip(ts, vals);
+}
+
+// Version 1 blocks (no zero runs) are still read: the previous format's bytes are this
+// format's with another version byte.
+TEST(BlockFormat, VersionOneBlocksAreStillRead) {
+  std::vector<int64_t> ts = {1000, 2000, 3500};
+  std::vector<double> vals = {1.5, 2.5, -1};
+  std::string block = encode_samples(ts, vals);
+  ASSERT_EQ(block[0], '\x02');
+  block[0] = '\x01';
+  std::vector<int64_t> t;
+  std::vector<double> v;
+  decode_samples(block, t, v);
+  EXPECT_EQ(t, ts);
+  EXPECT_EQ(v, vals);
 }
 
 TEST(BlockFormat, TimesAndValuesOfDifferentLengthsAreRefused) {
