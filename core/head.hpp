@@ -3,6 +3,9 @@
 // its samples are compacted). Recent queries, `latest` and stream snapshots read it.
 // Filled after each commit, emptied as compaction moves samples into chunks, rebuilt
 // from the inbox at start. Sharded by series id; each shard has one shared mutex.
+// A series' samples are sealed, kSealSamples at a time, into blocks of the stored format
+// (core/block_format: about 2 bytes a sample with the block's bookkeeping, against 16 as
+// plain pairs); only the newest, unsealed ones are plain.
 //
 // Threads: append() from the committing thread (the CommitFanout's "head" consumer: the
 // writer thread, or a storage thread for a heartbeat); remove() from the compaction's
@@ -18,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <shared_mutex>
+#include <string>
 #include <vector>
 
 namespace metricsd {
@@ -49,6 +53,11 @@ class Head {
 
   size_t samples() const { return samples_.load(std::memory_order_relaxed); }
   size_t series() const;
+  // Bytes the held samples take (sealed blocks and plain points, with their containers'
+  // spare capacity); walks every series under its shard's lock.
+  size_t bytes() const;
+
+  static constexpr size_t kSealSamples = 64;
 
   // Held shared by a read that combines stored tiers with the head, and exclusively by a
   // compaction while it commits and removes what it moved, so that a read counts every
@@ -62,17 +71,33 @@ class Head {
   void end_tiers_change() { tiers_gen_.fetch_add(1); }
 
  private:
-  // A sample older than the series' newest goes to `late` (appended, unsorted) instead
-  // of being inserted into `sorted`, which would move everything after it: a backfill
-  // into a series with a full head would otherwise cost O(head) per sample. `late` is
-  // merged in once it reaches a quarter of `sorted` (amortised O(1) moves per sample),
-  // and before a removal; reads merge what they need from it.
+  // A series' samples in time order are `sealed` then `open` (equal times keep append
+  // order). A sample older than the series' newest goes to `late` (appended, unsorted)
+  // instead of being inserted, which would move or re-encode everything after it: a
+  // backfill into a series with a full head would otherwise cost O(head) per sample.
+  // `late` is merged in once it reaches a quarter of the series (amortised O(1) work per
+  // sample), and before a removal; reads merge what they need from it.
+  struct Sealed {
+    int64_t first_ts_ms, last_ts_ms;
+    std::string block;  // encode_samples of its samples, in order
+  };
   struct SeriesHead {
-    std::vector<Point> sorted;  // by time; equal times keep append order
-    std::vector<Point> late;    // each older than sorted.back() when it came
+    std::vector<Sealed> sealed;  // consecutive runs of the ordered samples
+    std::vector<Point> open;     // the newest ordered samples, fewer than kSealSamples
+    std::vector<Point> late;     // each older than the newest ordered sample when it came
     std::optional<Point> latest;
+    size_t ordered = 0;  // samples in sealed and open
   };
   static void merge_late(SeriesHead& h);
+  // Seals the ordered `pts` as blocks of kSealSamples inserted at sealed[at] on; with
+  // `all`, a shorter last block too. Returns how many points it sealed.
+  static size_t seal(std::vector<Sealed>& sealed, size_t at, const std::vector<Point>& pts,
+                     bool all);
+  // Appends the sealed block's samples.
+  static void unseal(const Sealed& s, std::vector<Point>& out);
+  // Makes `rest` (fewer than kSealSamples, ordered) the series' open samples.
+  static void reopen(SeriesHead& h, std::vector<Point>::const_iterator from,
+                     std::vector<Point>::const_iterator to);
   struct Shard {
     mutable std::shared_mutex mu;  // guards map
     boost::unordered_flat_map<int64_t, SeriesHead> map;

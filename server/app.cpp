@@ -163,6 +163,9 @@ void App::Parts::register_metrics() {
                    [this] { return static_cast<double>(head.samples()); });
   metrics.gauge_fn("metricsd_head_series", "Series with samples or a latest value in memory",
                    [this] { return static_cast<double>(head.series()); });
+  metrics.gauge_fn("metricsd_head_bytes",
+                   "Memory held by the head's samples (sealed blocks, open samples, index)",
+                   [this] { return static_cast<double>(head.bytes()); });
   metrics.gauge_fn("metricsd_query_cache_bytes", "Memory held by cached rollup days",
                    [this] { return static_cast<double>(tier_cache.bytes()); });
   metrics.gauge_fn("metricsd_query_cache_entries",

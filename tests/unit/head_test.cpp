@@ -6,6 +6,9 @@
 #include "core/compaction.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <climits>
+#include <cmath>
 #include <map>
 #include <random>
 #include <vector>
@@ -51,6 +54,52 @@ TEST(Head, RemoveDropsExactlyTheCompactedSamples) {
   h.remove(compact_samples({1, 1}, {20, 30}, {2, 3}).chunks);
   EXPECT_EQ(h.samples(), 0u);
   EXPECT_EQ(h.latest(1)->ts_ms, 30);
+}
+
+// Samples are sealed into encoded blocks as they come: a day of regular telemetry takes a
+// few bytes a sample, not 16, and every range, whole or cut at any block edge, and every
+// removal of a window in the middle gives back exactly the samples, bit for bit.
+TEST(Head, SealedSamplesTakeFewBytesAndComeBackExactly) {
+  Head h;
+  std::vector<int64_t> ids, ts;
+  std::vector<double> vals;
+  double walk = 40;
+  for (int i = 0; i < 8640; ++i) {
+    ids.push_back(7);
+    ts.push_back(1'767'225'600'000 + int64_t{i} * 10'000);
+    walk += (i * 7919 % 11 - 5) * 0.1;
+    vals.push_back(i == 100 ? -0.0 : std::round(walk * 10) / 10);
+  }
+  h.append(ids, ts, vals);
+  EXPECT_EQ(h.samples(), 8640u);
+  EXPECT_LT(h.bytes(), 8640u * 16 / 4) << "sealed blocks should take a quarter of plain pairs";
+  auto all = h.range(7, 0, INT64_MAX);
+  ASSERT_EQ(all.size(), 8640u);
+  for (size_t i = 0; i < all.size(); ++i) {
+    ASSERT_EQ(all[i].ts_ms, ts[i]);
+    ASSERT_EQ(std::bit_cast<uint64_t>(all[i].value), std::bit_cast<uint64_t>(vals[i])) << i;
+  }
+  for (int64_t from : {0, 1, 63, 64, 65, 127, 128, 4000, 8639}) {
+    auto part = h.range(7, ts[static_cast<size_t>(from)], ts[static_cast<size_t>(from)] + 700'000);
+    EXPECT_EQ(part.size(), std::min<size_t>(70, 8640 - static_cast<size_t>(from))) << from;
+    EXPECT_EQ(part.front().ts_ms, ts[static_cast<size_t>(from)]);
+  }
+  // A compaction takes samples 1000..1059 (a 10-minute window) out of the middle.
+  std::vector<int64_t> cids(60, 7), cts(ts.begin() + 1000, ts.begin() + 1060);
+  std::vector<double> cvals(vals.begin() + 1000, vals.begin() + 1060);
+  h.remove(compact_samples(cids, cts, cvals).chunks);
+  EXPECT_EQ(h.samples(), 8580u);
+  auto left = h.range(7, 0, INT64_MAX);
+  ASSERT_EQ(left.size(), 8580u);
+  EXPECT_EQ(left[999].ts_ms, ts[999]);
+  EXPECT_EQ(left[1000].ts_ms, ts[1060]);
+  EXPECT_EQ(left.back().value, vals.back());
+  // Then everything: the series keeps only its latest value.
+  cids.assign(8640, 7);
+  h.remove(compact_samples(cids, ts, vals).chunks);
+  EXPECT_EQ(h.samples(), 0u);
+  EXPECT_TRUE(h.range(7, 0, INT64_MAX).empty());
+  EXPECT_EQ(h.latest(7)->ts_ms, ts.back());
 }
 
 TEST(Head, NoteLatestKeepsTheNewer) {
