@@ -52,6 +52,9 @@ std::vector<SettingSpec> build_specs() {
       "storage jobs allowed to wait for a thread; beyond: 503 + Retry-After", 1, 1'000'000);
   num("database.connect_timeout_ms", T::kDuration, "5s", &S::database_connect_timeout_ms,
       "how long one connection attempt may take", 1000, 600'000);
+  num("database.embedded_shared_buffers", T::kSize, "64MiB", &S::database_embedded_shared_buffers,
+      "the embedded PostgreSQL's shared_buffers (its page cache; ignored with database.url)",
+      int64_t{16} << 20, int64_t{64} << 30);
   num("http.max_body_bytes", T::kSize, "16MiB", &S::http_max_body_bytes,
       "larger request bodies get 413", 1024, int64_t{4} << 30);
   num("http.max_header_bytes", T::kSize, "16KiB", &S::http_max_header_bytes,
@@ -82,7 +85,7 @@ std::vector<SettingSpec> build_specs() {
       "a 10-minute window is compacted this long after it ends (later samples still count)", 0,
       86'400'000);
   num("ingest.max_head_samples", T::kInt, "20000000", &S::ingest_max_head_samples,
-      "samples held in memory before compaction also takes open windows (about 20 B each)", 10'000,
+      "samples held in memory before compaction also takes open windows (about 4 B each: sealed in blocks)", 10'000,
       2'000'000'000);
   num("ingest.line_cache_mb", T::kInt, "16", &S::ingest_line_cache_mb,
       "memory per io thread for the series ids of line-protocol lines seen before, so a known "

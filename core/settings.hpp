@@ -26,6 +26,7 @@ struct Settings {
   std::string database_url;
   std::string database_read_url;
   int64_t database_pool_size = 0;
+  int64_t database_embedded_shared_buffers = 0;  // bytes
   int64_t database_read_pool_size = 0;
   int64_t database_max_waiting = 0;
   int64_t database_connect_timeout_ms = 0;

@@ -1,11 +1,13 @@
 // metricsd: command dispatch. Settings errors exit 2 with one line naming the setting.
 #include <malloc.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "core/cli.hpp"
 #include "core/settings.hpp"
@@ -77,5 +79,10 @@ int main(int argc, char** argv) {
   // in the heap they are reused. Freed memory beyond 64 MiB is still given back.
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  // glibc gives every thread that allocates under contention an arena of its own (up to 8
+  // per core), and each keeps what was freed in it: under the peers' ingest load the
+  // daemon's PSS was 660 MB with the default and 358 MB with two arenas, at the same rate
+  // (bench/run_memory.sh). Half the cores, at least two.
+  mallopt(M_ARENA_MAX, static_cast<int>(std::max(2u, std::thread::hardware_concurrency() / 2)));
   return metricsd::server::serve(settings);
 }

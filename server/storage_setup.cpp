@@ -11,12 +11,13 @@ fs::path absolute_data_dir(const Settings& s) {
   return fs::weakly_canonical(fs::absolute(s.data_dir));
 }
 
-storage::EmbeddedPostgres::Options embedded_options(const fs::path& data_dir) {
+storage::EmbeddedPostgres::Options embedded_options(const fs::path& data_dir,
+                                                    int64_t shared_buffers_bytes) {
   storage::EmbeddedPostgres::Options o;
   o.data_dir = data_dir;
   // Durable commits (fsync on, synchronous_commit on); room for write bursts.
   o.settings = {"max_connections=100",
-                "shared_buffers=256MB",
+                "shared_buffers=" + std::to_string(shared_buffers_bytes >> 10) + "kB",
                 "max_wal_size=4GB",
                 "checkpoint_timeout=15min",
                 "fsync=on",
@@ -29,7 +30,7 @@ int open_storage(const Settings& s, Storage& st) {
   try {
     st.lock.emplace(dir);
     if (s.database_url.empty()) {
-      st.embedded.emplace(embedded_options(dir));
+      st.embedded.emplace(embedded_options(dir, s.database_embedded_shared_buffers));
       st.embedded->start();
       st.conninfo = st.embedded->conninfo();
       spdlog::info("embedded postgres running (pid {}), socket in {}", st.embedded->pid(),

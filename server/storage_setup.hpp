@@ -14,7 +14,9 @@
 namespace metricsd::server {
 
 std::filesystem::path absolute_data_dir(const Settings& s);
-storage::EmbeddedPostgres::Options embedded_options(const std::filesystem::path& data_dir);
+// The embedded cluster's options: durable commits, `database.embedded_shared_buffers`.
+storage::EmbeddedPostgres::Options embedded_options(const std::filesystem::path& data_dir,
+                                                    int64_t shared_buffers_bytes);
 
 // Holds the pieces that exist before the io threads start, in start order.
 struct Storage {

@@ -95,7 +95,9 @@ int token_command(const Settings& s, const CommandLine& cli) {
       st.lock.emplace(dir);
     } catch (const std::exception&) {
       // The daemon holds the data dir: talk to its PostgreSQL through the socket.
-      conninfo = storage::EmbeddedPostgres(embedded_options(dir)).conninfo();
+      conninfo =
+          storage::EmbeddedPostgres(embedded_options(dir, s.database_embedded_shared_buffers))
+              .conninfo();
     }
     if (st.lock) {
       st.lock.reset();
