@@ -6,8 +6,9 @@
 #     between PostgreSQL's processes count once), sampled every second while
 #     metricsd-ingest-load runs at CONNECTIONS connections for DURATION seconds, then for
 #     SETTLE seconds after it stops;
-#   - printed: samples/s, peak PSS during the load, PSS at its end and after settling, and
-#     the peak per active series.
+#   - printed: samples/s, peak PSS (during the load and the settling: compaction goes on
+#     after the load), PSS at the load's end and after settling, and the peak per active
+#     series.
 # Usage: bench/run_memory.sh
 # Environment:
 #   DURATION=60 SETTLE=30 CONNECTIONS=2 NODES=1000 FIELDS=20
@@ -78,10 +79,13 @@ measure() {
     sleep 1
   done
   wait "$load" || { cat "$work/$name.load" >&2; exit 1; }
-  local at_end
+  local at_end settled
   at_end=$(pss_tree "$pid")
-  for _ in $(seq "$SETTLE"); do sleep 1; done
-  local settled
+  for _ in $(seq "$SETTLE"); do
+    kb=$(pss_tree "$pid")
+    [ "$kb" -gt "$peak" ] && peak=$kb
+    sleep 1
+  done
   settled=$(pss_tree "$pid")
   local rate
   rate=$(sed -n 's/.*"samples_per_s":\([0-9.e+]*\).*/\1/p' "$work/$name.load" | tail -1)

@@ -63,8 +63,15 @@ std::pair<uint8_t, size_t> choose_layout(const uint64_t* v, size_t n) {
   // the parameter near log2 of their mean; try the few parameters around it.
   for (int r = std::max(0, width - 6); r < width; ++r) {
     uint64_t total = 0;
-    for (size_t i = 0; i < n; ++i)
-      total += rice_bits(v[i], r);
+    if (r > width - 6) {
+      // Every value is below 2^width <= 32 << r: no escapes, a sum the compiler vectorizes.
+      total = n * (1 + static_cast<uint64_t>(r));
+      for (size_t i = 0; i < n; ++i)
+        total += v[i] >> r;
+    } else {
+      for (size_t i = 0; i < n; ++i)
+        total += rice_bits(v[i], r);
+    }
     size_t bytes = 1 + static_cast<size_t>((total + 7) / 8);
     if (bytes < best.second) best = {static_cast<uint8_t>(kRiceFlag | r), bytes};
   }

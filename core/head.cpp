@@ -70,6 +70,28 @@ void Head::reopen(SeriesHead& h, std::vector<Point>::const_iterator from,
   h.open.insert(h.open.end(), from, to);
 }
 
+void Head::seal_prefix(SeriesHead& h) {
+  size_t k = seal(h.sealed, h.sealed.size(), h.open, false);
+  h.open.erase(h.open.begin(), h.open.begin() + static_cast<ptrdiff_t>(k));
+  if (h.open.capacity() > 4 * kSealSamples && h.open.size() < kSealSamples) {
+    h.open.shrink_to_fit();
+    h.open.reserve(kSealSamples);
+  }
+}
+
+size_t Head::seal_open() {
+  size_t sealed = 0;
+  for (size_t s = 0; s < kShards; ++s) {
+    std::unique_lock lock(shards_[s].mu);
+    for (auto& [id, h] : shards_[s].map) {
+      if (h.open.size() < kSealSamples) continue;
+      sealed += h.open.size() / kSealSamples * kSealSamples;
+      seal_prefix(h);
+    }
+  }
+  return sealed;
+}
+
 void Head::merge_late(SeriesHead& h) {
   if (h.late.empty()) return;
   // Stable: equal times keep append order (ordered ones came first: a late sample is older
@@ -124,10 +146,9 @@ void Head::append(const std::vector<int64_t>& series, const std::vector<int64_t>
         if (h->open.capacity() == 0) h->open.reserve(kSealSamples);
         h->open.push_back(p);
         ++h->ordered;
-        if (h->open.size() == kSealSamples) {
-          seal(h->sealed, h->sealed.size(), h->open, false);
-          h->open.clear();
-        }
+        // Normally seal_open() seals them off this thread; this bounds a series' plain
+        // samples when it does not run (the database away, a stalled storage pool).
+        if (h->open.size() >= kSealInline) seal_prefix(*h);
       } else {
         h->late.push_back(p);
         if (h->late.size() >= std::max(kMinLate, h->ordered / 4)) merge_late(*h);

@@ -9,10 +9,10 @@
 //
 // Threads: append() from the committing thread (the CommitFanout's "head" consumer: the
 // writer thread, or a storage thread for a heartbeat); remove() from the compaction's
-// storage thread; clear()/note_latest() from the database start-up thread while the
-// daemon is not ready; range()/latest() from io threads (cache hits, latest, stream
-// snapshots) and read-pool threads. Each shard's map is guarded by its mutex; samples_
-// and tiers_gen_ are atomics; see tiers_mutex() for the read/compaction protocol.
+// storage thread; seal_open() from the maintenance loop's storage thread; clear()/note_latest()
+// from the database start-up thread while the daemon is not ready; range()/latest() from io threads
+// (cache hits, latest, stream snapshots) and read-pool threads. Each shard's map is guarded by its
+// mutex; samples_ and tiers_gen_ are atomics; see tiers_mutex() for the read/compaction protocol.
 #pragma once
 
 #include <atomic>
@@ -37,11 +37,15 @@ class Head {
 
   Head();
 
-  // Adds committed samples (parallel arrays).
+  // Adds committed samples (parallel arrays). They stay plain until seal_open().
   void append(const std::vector<int64_t>& series, const std::vector<int64_t>& ts,
               const std::vector<double>& values);
   // Removes the samples a compaction moved into these chunks (matched by time and value).
   void remove(const std::vector<ChunkRow>& chunks);
+  // Seals every series' plain samples that fill blocks (kSealSamples each); returns how
+  // many. Encoding takes about 100 ns a sample: called every second off the committing
+  // thread (the maintenance loop, on a storage thread), it keeps the writer free of it.
+  size_t seal_open();
   // Forgets everything (before a rebuild).
   void clear();
   // Records a latest value known from storage (start-up), if newer than what is held.
@@ -58,6 +62,8 @@ class Head {
   size_t bytes() const;
 
   static constexpr size_t kSealSamples = 64;
+  // Plain samples of one series beyond which append() seals them itself.
+  static constexpr size_t kSealInline = 16 * kSealSamples;
 
   // Held shared by a read that combines stored tiers with the head, and exclusively by a
   // compaction while it commits and removes what it moved, so that a read counts every
@@ -95,6 +101,8 @@ class Head {
                      bool all);
   // Appends the sealed block's samples.
   static void unseal(const Sealed& s, std::vector<Point>& out);
+  // Seals the open samples that fill blocks; the rest stay open.
+  static void seal_prefix(SeriesHead& h);
   // Makes `rest` (fewer than kSealSamples, ordered) the series' open samples.
   static void reopen(SeriesHead& h, std::vector<Point>::const_iterator from,
                      std::vector<Point>::const_iterator to);

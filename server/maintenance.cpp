@@ -21,6 +21,9 @@ namespace {
 constexpr int64_t kMaxSamplesPerPass = 500'000;
 constexpr int kMaxPassesPerTick = 32;
 constexpr auto kPartitionEvery = std::chrono::minutes(1);
+// The head's plain samples wait at most this long to be sealed: at a million samples a
+// second, a second's worth (16 MB) is plain at a time.
+constexpr auto kSealEvery = std::chrono::seconds(1);
 constexpr auto kMergeEvery = std::chrono::minutes(1);
 // A merge pass holds the compaction lock while it encodes: bounded to keep that short.
 constexpr int64_t kMaxMergeSamplesPerPass = 500'000;
@@ -36,6 +39,7 @@ Maintenance::Maintenance(asio::io_context& ioc, storage::Database& db, Head& hea
       live_(live),
       compact_conn_(db.conninfo()),
       timer_(ioc),
+      seal_timer_(ioc),
       runs_(metrics.counter("metricsd_compaction_runs_total", "Compaction passes that moved data")
                 .get()),
       samples_(metrics
@@ -66,11 +70,30 @@ Maintenance::Maintenance(asio::io_context& ioc, storage::Database& db, Head& hea
 
 void Maintenance::start() {
   spawn_logged(timer_.get_executor(), run(), "maintenance");
+  spawn_logged(seal_timer_.get_executor(), seal_head(), "head sealing");
 }
 
 void Maintenance::stop() {
   stopping_ = true;
-  asio::post(timer_.get_executor(), [this] { timer_.cancel(); });
+  asio::post(timer_.get_executor(), [this] {
+    timer_.cancel();
+    seal_timer_.cancel();
+  });
+}
+
+asio::awaitable<void> Maintenance::seal_head() {
+  while (!stopping_) {
+    seal_timer_.expires_after(kSealEvery);
+    co_await seal_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (stopping_) break;
+    if (!db_.ready()) continue;  // the pool may be unusable; append() bounds the head then
+    try {
+      co_await db_.pool().run([this](pqxx::connection&) { return head_.seal_open(); });
+    } catch (const std::exception& e) {
+      failures_.with({"head_sealing"}).inc();
+      spdlog::warn("head sealing failed (will retry): {}", e.what());
+    }
+  }
 }
 
 asio::awaitable<void> Maintenance::run() {

@@ -1,8 +1,10 @@
 // Maintenance: the background jobs of the storage engine, on a timer: compaction of the
 // inbox into sample and rollup blocks (every ingest.compaction_interval_ms), merging each
 // closed day's blocks into one per series (storage/block_merge, every minute and until
-// done) and partition upkeep (ahead creation and retention drops, every minute). Database work runs
-// on the storage pool; one daemon of several does it at a time (advisory lock).
+// done) and partition upkeep (ahead creation and retention drops, every minute); and,
+// every second, sealing the head's plain samples into blocks (Head::seal_open). Database
+// work and sealing run on the storage pool; one daemon of several does the database work
+// at a time (advisory lock).
 #pragma once
 
 #include <atomic>
@@ -28,6 +30,7 @@ class Maintenance {
 
  private:
   boost::asio::awaitable<void> run();
+  boost::asio::awaitable<void> seal_head();
   // Returns whether any samples moved.
   boost::asio::awaitable<bool> compact();
   boost::asio::awaitable<void> partitions();
@@ -41,6 +44,7 @@ class Maintenance {
   const LiveSettings& live_;            // retention
   storage::PgConnection compact_conn_;  // used by one compaction or merge pass at a time
   boost::asio::steady_timer timer_;
+  boost::asio::steady_timer seal_timer_;
   std::atomic<bool> stopping_{false};
   prom::Counter& runs_;
   prom::Counter& samples_;
