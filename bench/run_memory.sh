@@ -99,9 +99,10 @@ echo "== PSS of the whole process tree, $series active series, $CONNECTIONS conn
 for system in $SYSTEMS; do
   case $system in
     metricsd)
+      # The daemon refuses METRICSD_* variables it does not know: not these of the script.
       # shellcheck disable=SC2086
-      "$METRICSD_BIN" serve --listen 127.0.0.1:18081 --data-dir "$work/md" $METRICSD_ARGS \
-        >"$work/metricsd.log" 2>&1 &
+      env -u METRICSD_BIN -u METRICSD_ARGS "$METRICSD_BIN" serve --listen 127.0.0.1:18081 \
+        --data-dir "$work/md" $METRICSD_ARGS >"$work/metricsd.log" 2>&1 &
       pid=$!
       wait_http http://127.0.0.1:18081/readyz metricsd
       measure metricsd http://127.0.0.1:18081/api/v1/write \

@@ -69,7 +69,8 @@ split -l 200000 "$work/lines.txt" "$work/part-"  # 200 000 lines: about 11 MB a 
 rm "$work/lines.txt"
 
 echo "== metricsd ($("$METRICSD_BIN" --version | head -1))"
-"$METRICSD_BIN" serve --listen 127.0.0.1:18080 --data-dir "$work/md" \
+# The daemon refuses METRICSD_* variables it does not know: not this one of the script.
+env -u METRICSD_BIN "$METRICSD_BIN" serve --listen 127.0.0.1:18080 --data-dir "$work/md" \
   --ingest-compaction-interval-ms 1s --ingest-compaction-grace-ms 0ms >"$work/md.log" 2>&1 &
 md_pid=$!
 for _ in $(seq 600); do
