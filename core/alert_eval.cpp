@@ -1,0 +1,295 @@
+// Alert evaluation; see alert_eval.hpp.
+#include "core/alert_eval.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace metricsd {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+bool node_matches(const SeriesFilter& f, const std::string& node) {
+  if (!f.node) return true;
+  return f.node->find_first_of("*?") == std::string::npos ? *f.node == node
+                                                          : glob_match(*f.node, node);
+}
+
+// The aggregate of the samples with times in [from, to); nullopt when there are none.
+std::optional<double> aggregate(AlertAgg agg, const std::deque<std::pair<int64_t, double>>& s,
+                                int64_t from, int64_t to) {
+  double acc = 0;
+  int64_t last_ts = std::numeric_limits<int64_t>::min();
+  size_t n = 0;
+  for (const auto& [ts, v] : s) {
+    if (ts < from || ts >= to || std::isnan(v)) continue;
+    switch (agg) {
+      case AlertAgg::kLast:
+        if (ts >= last_ts) {
+          last_ts = ts;
+          acc = v;
+        }
+        break;
+      case AlertAgg::kAvg:
+        acc += v;
+        break;
+      case AlertAgg::kMin:
+        acc = n ? std::min(acc, v) : v;
+        break;
+      case AlertAgg::kMax:
+        acc = n ? std::max(acc, v) : v;
+        break;
+    }
+    ++n;
+  }
+  if (n == 0) return std::nullopt;
+  return agg == AlertAgg::kAvg ? acc / static_cast<double>(n) : acc;
+}
+
+}  // namespace
+
+std::vector<AlertTransition> AlertEvaluator::set_rules(std::vector<AlertRule> rules,
+                                                       int64_t now_ms) {
+  std::vector<AlertTransition> out;
+  std::vector<RuleState> next;
+  next.reserve(rules.size());
+  for (auto& r : rules) {
+    RuleState rs;
+    rs.definition = alert_rule_json(r).dump();
+    rs.rule = std::move(r);
+    for (auto& old : rules_)
+      if (old.rule.id == rs.rule.id && old.definition == rs.definition) {
+        rs.groups = std::move(old.groups);
+        old.groups.clear();
+        break;
+      }
+    next.push_back(std::move(rs));
+  }
+  // Whatever was not carried over ends: a firing group is resolved.
+  for (auto& old : rules_)
+    for (auto& [node, g] : old.groups) {
+      for (const auto& [id, w] : g.series)
+        held_samples_ -= w.samples.size();
+      if (g.state == Group::State::kFiring)
+        out.push_back({old.rule.id, old.rule.name, node, "resolved", g.severity, g.value, now_ms});
+    }
+  rules_ = std::move(next);
+  matches_.clear();
+  return out;
+}
+
+void AlertEvaluator::restore(const ActiveAlert& a) {
+  for (auto& rs : rules_) {
+    if (rs.rule.id != a.rule_id) continue;
+    Group& g = rs.groups[a.node];
+    g.state = a.state == "firing" ? Group::State::kFiring : Group::State::kPending;
+    g.severity = a.severity;
+    g.value = a.value;
+    g.since_ms = a.since_ms;
+    g.changed_ms = a.changed_ms;
+    g.dirty = true;
+    return;
+  }
+}
+
+void AlertEvaluator::observe(int64_t id, const SeriesKey& key, int64_t ts_ms, double value) {
+  auto it = matches_.find(id);
+  if (it == matches_.end()) {
+    std::vector<size_t> m;
+    for (size_t i = 0; i < rules_.size(); ++i)
+      if (rules_[i].rule.kind != AlertKind::kNodeLoss && rules_[i].rule.select.matches(key))
+        m.push_back(i);
+    it = matches_.emplace(id, std::move(m)).first;
+  }
+  for (size_t i : it->second) {
+    RuleState& rs = rules_[i];
+    Group& g = rs.groups[key.node];
+    g.dirty = true;
+    g.last_sample_ms = std::max(g.last_sample_ms, ts_ms);
+    if (rs.rule.kind == AlertKind::kAbsence) continue;  // only the time of the newest matters
+    Window& w = g.series[id];
+    w.samples.emplace_back(ts_ms, value);
+    ++held_samples_;
+    trim(rs.rule, w, ts_ms);
+  }
+}
+
+void AlertEvaluator::trim(const AlertRule& r, Window& w, int64_t now_ms) {
+  const int64_t span = r.kind == AlertKind::kCliff ? 2 * r.window_ms : r.window_ms;
+  if (span == 0) {  // the last sample only (by time; equal times: the later one)
+    if (w.samples.size() > 1) {
+      auto newest = w.samples.begin();
+      for (auto it = w.samples.begin(); it != w.samples.end(); ++it)
+        if (it->first >= newest->first) newest = it;
+      auto keep = *newest;
+      held_samples_ -= w.samples.size() - 1;
+      w.samples.assign(1, keep);
+    }
+    return;
+  }
+  while (!w.samples.empty() && w.samples.front().first < now_ms - span) {
+    w.samples.pop_front();
+    --held_samples_;
+  }
+  while (w.samples.size() > kMaxWindowSamples) {
+    w.samples.pop_front();
+    --held_samples_;
+    ++dropped_samples_;
+  }
+}
+
+void AlertEvaluator::node_status(const std::string& node, const std::string& status) {
+  node_status_[node] = status;
+  for (auto& rs : rules_) {
+    if (rs.rule.kind == AlertKind::kNodeLoss) {
+      if (node_matches(rs.rule.select, node)) rs.groups[node].dirty = true;
+    } else if (auto it = rs.groups.find(node); it != rs.groups.end()) {
+      it->second.dirty = true;
+    }
+  }
+}
+
+std::optional<double> AlertEvaluator::value_of(const RuleState& rs, Group& g, int64_t now_ms) {
+  const AlertRule& r = rs.rule;
+  std::optional<double> worst;
+  auto worse = [&](double v) {
+    if (!worst) return true;
+    return r.kind == AlertKind::kThreshold && r.below ? v < *worst : v > *worst;
+  };
+  for (auto& [id, w] : g.series) {
+    trim(r, w, now_ms);
+    std::optional<double> v;
+    if (r.kind == AlertKind::kThreshold) {
+      v = r.window_ms == 0 ? aggregate(r.agg, w.samples, std::numeric_limits<int64_t>::min(),
+                                       std::numeric_limits<int64_t>::max())
+                           : aggregate(r.agg, w.samples, now_ms - r.window_ms, now_ms + 1);
+    } else {  // cliff: the percent change of the last window against the one before
+      auto cur = aggregate(r.agg, w.samples, now_ms - r.window_ms, now_ms + 1);
+      auto prev = aggregate(r.agg, w.samples, now_ms - 2 * r.window_ms, now_ms - r.window_ms);
+      if (cur && prev && *prev != 0) {
+        double change = (*cur - *prev) / std::fabs(*prev) * 100;
+        v = r.below ? change : -change;  // below: a rise; else a drop, as a positive percent
+      }
+    }
+    if (v && worse(*v)) worst = v;
+  }
+  return worst;
+}
+
+std::string AlertEvaluator::level_reached(const AlertRule& r, double v) {
+  const bool lower_is_worse = r.kind == AlertKind::kThreshold && r.below;
+  std::string reached;
+  for (const auto& l : r.levels)
+    if (lower_is_worse ? v <= l.value : v >= l.value) reached = l.severity;
+  return reached;
+}
+
+bool AlertEvaluator::cleared(const AlertRule& r, double v) {
+  const bool lower_is_worse = r.kind == AlertKind::kThreshold && r.below;
+  return lower_is_worse ? v > r.clear : v < r.clear;
+}
+
+void AlertEvaluator::step(RuleState& rs, const std::string& node, Group& g, int64_t now_ms,
+                          std::vector<AlertTransition>& out) {
+  const AlertRule& r = rs.rule;
+  std::string status = "online";
+  if (auto it = node_status_.find(node); it != node_status_.end()) status = it->second;
+  std::string level;
+  bool clear = false;
+  double value = kNaN;
+  switch (r.kind) {
+    case AlertKind::kNodeLoss:
+      level =
+          std::find(r.node_statuses.begin(), r.node_statuses.end(), status) != r.node_statuses.end()
+              ? r.severity
+              : "";
+      clear = level.empty();
+      break;
+    case AlertKind::kAbsence:
+      if (status != "online") return;  // held: the node_loss alert speaks for it
+      level = g.last_sample_ms > 0 && now_ms - g.last_sample_ms >= r.for_ms ? r.severity : "";
+      clear = level.empty();
+      break;
+    default: {
+      if (status != "online") return;
+      auto v = value_of(rs, g, now_ms);
+      if (!v) return;  // nothing to judge: the state stands
+      value = *v;
+      level = level_reached(r, value);
+      clear = cleared(r, value);
+    }
+  }
+  auto emit = [&](const char* event) {
+    g.changed_ms = now_ms;
+    out.push_back({r.id, r.name, node, event, g.severity, value, now_ms});
+  };
+  g.value = value;
+  switch (g.state) {
+    case Group::State::kInactive:
+      if (level.empty()) break;
+      g.severity = level;
+      g.since_ms = now_ms;
+      g.cleared_since_ms = -1;
+      if (r.kind == AlertKind::kAbsence || r.for_ms == 0) {
+        g.state = Group::State::kFiring;
+        emit("firing");
+      } else {
+        g.state = Group::State::kPending;
+        emit("pending");
+      }
+      break;
+    case Group::State::kPending:
+      if (clear) {  // it ended before `for`: nobody is told
+        g.state = Group::State::kInactive;
+        break;
+      }
+      if (!level.empty() && severity_rank(level) > severity_rank(g.severity)) g.severity = level;
+      if (now_ms - g.since_ms >= r.for_ms) {
+        g.state = Group::State::kFiring;
+        g.since_ms = now_ms;
+        emit("firing");
+      }
+      break;
+    case Group::State::kFiring:
+      if (!level.empty() && severity_rank(level) > severity_rank(g.severity)) {
+        g.severity = level;
+        emit("escalated");
+      }
+      if (!clear) {
+        g.cleared_since_ms = -1;
+        break;
+      }
+      if (g.cleared_since_ms < 0) g.cleared_since_ms = now_ms;
+      if (now_ms - g.cleared_since_ms >= r.keep_firing_for_ms) {
+        g.state = Group::State::kInactive;
+        emit("resolved");
+      }
+      break;
+  }
+}
+
+std::vector<AlertTransition> AlertEvaluator::evaluate(int64_t now_ms, bool all) {
+  std::vector<AlertTransition> out;
+  for (auto& rs : rules_)
+    for (auto& [node, g] : rs.groups) {
+      if (!all && !g.dirty) continue;
+      g.dirty = false;
+      step(rs, node, g, now_ms, out);
+    }
+  return out;
+}
+
+std::vector<ActiveAlert> AlertEvaluator::active() const {
+  std::vector<ActiveAlert> out;
+  for (const auto& rs : rules_)
+    for (const auto& [node, g] : rs.groups) {
+      if (g.state == Group::State::kInactive) continue;
+      out.push_back({rs.rule.id, rs.rule.name, node,
+                     g.state == Group::State::kFiring ? "firing" : "pending", g.severity, g.value,
+                     g.since_ms, g.changed_ms});
+    }
+  return out;
+}
+
+}  // namespace metricsd
