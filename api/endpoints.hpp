@@ -2,6 +2,7 @@
 // it uses. Owned by the App; the server binds each route to one member of one of them.
 #pragma once
 
+#include "api/alert_handlers.hpp"
 #include "api/command_handlers.hpp"
 #include "api/config_handlers.hpp"
 #include "api/events_handlers.hpp"
@@ -22,6 +23,7 @@ struct Endpoints {
   TokenHandlers& tokens;
   CommandHandlers& commands;
   ConfigHandlers& config;
+  AlertHandlers& alerts;
 };
 
 }  // namespace metricsd::api

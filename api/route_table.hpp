@@ -45,6 +45,12 @@
   HTTP(GET,    "/api/v1/nodes/{node_id}/commands",                 kAgentRead, commands, list)       \
   HTTP(POST,   "/api/v1/nodes/{node_id}/commands/{id}/ack",        kWrite,     commands, ack)        \
   HTTP(POST,   "/api/v1/fleet/commands",                           kOperator,  commands, create_fleet) \
+  HTTP(GET,    "/api/v1/alerts",                                   kViewer,    alerts, active)       \
+  HTTP(GET,    "/api/v1/alerts/history",                           kViewer,    alerts, history)      \
+  HTTP(GET,    "/api/v1/alerts/rules",                             kViewer,    alerts, rules)        \
+  HTTP(POST,   "/api/v1/alerts/rules",                             kOperator,  alerts, create_rule)  \
+  HTTP(PUT,    "/api/v1/alerts/rules/{id}",                        kOperator,  alerts, update_rule)  \
+  HTTP(DELETE, "/api/v1/alerts/rules/{id}",                        kOperator,  alerts, delete_rule)  \
   WEBSOCKET(   "/ws/metrics",                                      kViewer)
 // clang-format on
 

@@ -96,15 +96,15 @@ void AlertEvaluator::restore(const ActiveAlert& a) {
 void AlertEvaluator::observe(int64_t id, const SeriesKey& key, int64_t ts_ms, double value) {
   auto it = matches_.find(id);
   if (it == matches_.end()) {
-    std::vector<size_t> m;
+    Match m{key.node, {}};
     for (size_t i = 0; i < rules_.size(); ++i)
       if (rules_[i].rule.kind != AlertKind::kNodeLoss && rules_[i].rule.select.matches(key))
-        m.push_back(i);
+        m.rules.push_back(i);
     it = matches_.emplace(id, std::move(m)).first;
   }
-  for (size_t i : it->second) {
+  for (size_t i : it->second.rules) {
     RuleState& rs = rules_[i];
-    Group& g = rs.groups[key.node];
+    Group& g = rs.groups[it->second.node];
     g.dirty = true;
     g.last_sample_ms = std::max(g.last_sample_ms, ts_ms);
     if (rs.rule.kind == AlertKind::kAbsence) continue;  // only the time of the newest matters

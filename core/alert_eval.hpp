@@ -59,7 +59,10 @@ class AlertEvaluator {
   // Restores a firing or pending group after a restart (no transition is reported for it).
   void restore(const ActiveAlert& a);
 
-  // A committed sample of series `id` (its key resolved by the caller).
+  // Whether observe() needs the key of series `id` (the first time it sees it after the
+  // rules were set); else any key will do.
+  bool needs_key(int64_t id) const { return !matches_.count(id); }
+  // A committed sample of series `id`.
   void observe(int64_t id, const SeriesKey& key, int64_t ts_ms, double value);
   // A node's status (online, stale, offline) as committed.
   void node_status(const std::string& node, const std::string& status);
@@ -104,7 +107,11 @@ class AlertEvaluator {
   void trim(const AlertRule& r, Window& w, int64_t now_ms);
 
   std::vector<RuleState> rules_;
-  std::unordered_map<int64_t, std::vector<size_t>> matches_;  // series id -> rule indexes
+  struct Match {
+    std::string node;
+    std::vector<size_t> rules;  // indexes into rules_
+  };
+  std::unordered_map<int64_t, Match> matches_;  // by series id, bounded by the series
   std::unordered_map<std::string, std::string> node_status_;  // node -> online/stale/offline
   size_t held_samples_ = 0;
   uint64_t dropped_samples_ = 0;

@@ -22,6 +22,7 @@
 #include "core/tier_cache.hpp"
 #include "core/version.hpp"
 #include "ingest/ingest_service.hpp"
+#include "server/alert_service.hpp"
 #include "server/auth.hpp"
 #include "server/cors.hpp"
 #include "server/http_server.hpp"
@@ -93,7 +94,10 @@ struct App::Parts {
         tokens(db, [this](int64_t id) { auth.forget(id); }),
         commands(db),
         config(db, live),
-        endpoints{ops, ingest_api, events, query, nodes, tokens, commands, config},
+        alert_service(
+            conninfo, [this] { return db.ready(); }, registry, metrics),
+        alerts(db, [this] { alert_service.rules_changed(); }),
+        endpoints{ops, ingest_api, events, query, nodes, tokens, commands, config, alerts},
         stream_ctx{s, hub, stream_metrics, &auth},
         server(ioc, s, router, auth, cors, metrics, &stream_ctx),
         monitor(ioc, db, live, fanout, metrics),
@@ -135,6 +139,8 @@ struct App::Parts {
   api::TokenHandlers tokens;
   api::CommandHandlers commands;
   api::ConfigHandlers config;
+  AlertService alert_service;
+  api::AlertHandlers alerts;
   api::Endpoints endpoints;
   Router router;
   StreamContext stream_ctx;  // /ws/metrics: the upgrade is authorized by `auth`
@@ -194,6 +200,9 @@ void App::Parts::subscribe_to_commits() {
   fanout.on_samples("stream", [this](const CommittedBatch& b) { return hub.publish(b); });
   fanout.on_node_status("stream",
                         [this](const NodeStatusChange& c) { return hub.publish_node(c); });
+  fanout.on_samples("alerts", [this](const CommittedBatch& b) { return alert_service.publish(b); });
+  fanout.on_node_status(
+      "alerts", [this](const NodeStatusChange& c) { return alert_service.publish_node(c); });
   fanout.seal();
 }
 
@@ -248,6 +257,7 @@ void App::start() {
   p.hub.start();
   p.monitor.start();
   p.maintenance.start();
+  p.alert_service.start();
   p.auth.start();
   wait_hangup();
   wait_stop_signal();
@@ -329,7 +339,8 @@ void App::stop() {
   // the io threads still run to deliver the answers.
   p.writer.stop();
   p.hub.stop();
-  p.db.stop();  // the pools: waiting work fails with Unavailable, on the io threads
+  p.alert_service.stop();  // after the writer: it has seen every commit it will see
+  p.db.stop();             // the pools: waiting work fails with Unavailable, on the io threads
   p.signals.cancel();
   p.work.reset();
   // run() returns once the last completions are delivered; storage work that never

@@ -5,15 +5,15 @@
 //   open()   data dir lock → embedded PostgreSQL (or database.url) → components → the
 //            commit fan-out's consumers registered → the listener bound
 //   start()  database start-up task → writer → stream hub → node monitor, maintenance,
-//            token listener → io threads → accepting → READY=1
+//            alert evaluator, token listener → io threads → accepting → READY=1
 //   wait_for_shutdown()  until SIGTERM/SIGINT (SIGHUP reloads the TLS certificate; a
 //            second SIGTERM/SIGINT exits at once)
 //   drain()  stop accepting and close idle connections, WebSocket clients get 1001,
 //            background jobs stop; in-flight requests finish within
 //            shutdown.grace_ms, then what is left is closed
 //   stop()   the writer commits or refuses what is queued, answering every waiting
-//            request → the stream hub → the storage pools (waiting work fails with
-//            Unavailable) → the io threads (at most 2 s more) → the embedded PostgreSQL
+//            request → the stream hub → the alert evaluator → the storage pools (waiting work fails
+//            with Unavailable) → the io threads (at most 2 s more) → the embedded PostgreSQL
 //
 // Threads: open/start/wait_for_shutdown/drain/stop run on the main thread, in order.
 // Signals are handled on the io context and only wake the main thread.
