@@ -54,9 +54,9 @@ struct RuleBody {
   bool enabled = true;
 };
 RuleBody rule_body(const Request& req) {
-  check_json_depth(req.body, "body");
-  json body = json::parse(req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) throw bad_param("body", "must be a JSON object");
+  json body = json_object_body(req, {"id", "name", "kind", "metric", "category", "node", "labels",
+                                     "agg", "window", "direction", "levels", "clear", "for",
+                                     "keep_firing_for", "severity", "statuses", "enabled"});
   RuleBody out;
   if (body.contains("enabled")) {
     if (!body["enabled"].is_boolean()) throw bad_param("enabled", "must be true or false");

@@ -31,6 +31,10 @@ AlertService::AlertService(std::string conninfo, std::function<bool()> ready,
                    .counter("metricsd_alert_samples_dropped_total",
                             "Committed samples the alert evaluator's queue could not take")
                    .get()),
+      evaluated_(metrics
+                     .counter("metricsd_alert_samples_total",
+                              "Committed samples the alert evaluator has taken")
+                     .get()),
       transitions_(metrics.counter("metricsd_alert_transitions_total",
                                    "Alert state changes, by event", {"event"})),
       failures_(metrics
@@ -126,10 +130,13 @@ void AlertService::run() {
       conn_.reset();  // the lock goes with the connection; whoever takes it resumes
       locked_ = false;
       leader_ = false;
-      std::lock_guard lock(mu_);
+      std::unique_lock lock(mu_);
       evaluating_ = false;
       samples_.clear();
       statuses_.clear();
+      // A second before the next try (the database may be restarting).
+      cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
+      if (stopping_) break;
     }
   }
   conn_.reset();
@@ -140,8 +147,10 @@ bool AlertService::hold_lock() {
   if (!ready_()) return false;
   if (!conn_) conn_ = std::make_unique<pqxx::connection>(conninfo_);
   if (locked_) return true;
-  pqxx::nontransaction tx(*conn_);
-  locked_ = tx.exec_params("SELECT pg_try_advisory_lock($1)", kAlertLockKey)[0][0].as<bool>();
+  {
+    pqxx::nontransaction tx(*conn_);
+    locked_ = tx.exec_params("SELECT pg_try_advisory_lock($1)", kAlertLockKey)[0][0].as<bool>();
+  }
   if (!locked_) return false;
   spdlog::info("alerts: this daemon evaluates the alert rules");
   leader_ = true;
@@ -207,6 +216,7 @@ void AlertService::pass(bool tick) {
   }
   auto changes = eval_.evaluate(wall_ms(), tick);
   storage::record_alert_transitions(*conn_, changes);
+  evaluated_.inc(static_cast<double>(samples.size()));  // evaluated and recorded
   for (const auto& t : changes) {
     transitions_.with({t.event}).inc();
     spdlog::info("alert {} {} on {}: {} ({})", t.rule, t.event, t.node, t.severity, t.value);

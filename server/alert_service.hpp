@@ -78,6 +78,7 @@ class AlertService {
   std::thread thread_;
 
   prom::Counter& dropped_;
+  prom::Counter& evaluated_;
   prom::Family<prom::Counter>& transitions_;
   prom::Counter& failures_;
   prom::Counter& window_dropped_;
