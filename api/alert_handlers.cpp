@@ -67,7 +67,7 @@ RuleBody rule_body(const Request& req) {
   try {
     out.rule = parse_alert_rule(body);
   } catch (const AlertRuleError& e) {
-    throw bad_param(e.field, e.what());
+    throw bad_param(e.field, e.message);
   }
   out.spec_json = alert_rule_json(out.rule).dump();
   return out;

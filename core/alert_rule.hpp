@@ -51,9 +51,10 @@ struct AlertRule {
 
 // A rule that cannot be evaluated; `field` is the JSON field at fault.
 struct AlertRuleError : std::invalid_argument {
-  AlertRuleError(std::string f, const std::string& what)
-      : std::invalid_argument(f + ": " + what), field(std::move(f)) {}
+  AlertRuleError(std::string f, std::string m)
+      : std::invalid_argument(f + ": " + m), field(std::move(f)), message(std::move(m)) {}
   std::string field;
+  std::string message;  // without the field
 };
 
 // From the rule's JSON (README "Alerts" shows every field). Throws AlertRuleError.
