@@ -4,6 +4,8 @@
 // node's other alerts, rules replaced while firing, bounded windows.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "core/alert_eval.hpp"
 #include "core/alert_rule.hpp"
 
@@ -50,6 +52,20 @@ TEST(AlertRule, EveryKindParsesAndWritesBackTheSame) {
   EXPECT_EQ(t.clear, 70);  // no clear given: the least severe level
   EXPECT_EQ(rule(R"({"name":"n","kind":"node_loss"})").node_statuses,
             std::vector<std::string>{"offline"});
+}
+
+// The shipped defaults (config/alert-rules.example.jsonl, one rule a line) stay valid.
+TEST(AlertRule, TheExampleRulesFileParses) {
+  std::ifstream f(METRICSD_SOURCE_DIR "/config/alert-rules.example.jsonl");
+  ASSERT_TRUE(f) << "cannot read config/alert-rules.example.jsonl";
+  std::string line;
+  int rules = 0;
+  while (std::getline(f, line)) {
+    if (line.empty()) continue;
+    EXPECT_NO_THROW(parse_alert_rule(json::parse(line))) << line;
+    ++rules;
+  }
+  EXPECT_GE(rules, 6);
 }
 
 TEST(AlertRule, BadFieldsAreNamed) {
