@@ -85,6 +85,8 @@ class AlertService {
   uint64_t window_dropped_seen_ = 0;
   std::atomic<size_t> held_samples_{0};
   std::atomic<size_t> rules_{0};
+  std::atomic<uint64_t> announced_{0};  // rule changes announced by rules_changed()
+  std::atomic<uint64_t> loaded_{0};     // announced_ as of the last rule load
   std::atomic<bool> leader_{false};
 };
 
