@@ -20,7 +20,9 @@ using nlohmann::json;
 
 class ConfigTest : public StreamBase {
  protected:
-  static void SetUpTestSuite() { start({"--nodes-stale-after-s", "30"}); }
+  static void SetUpTestSuite() {
+    start({"--nodes-stale-after-s", "30", "--database-embedded-shared-buffers", "48MiB"});
+  }
   static void TearDownTestSuite() { stop(); }
   static json get_config() {
     auto r = http_request(port(), "GET", "/api/v1/config");
@@ -57,6 +59,16 @@ TEST_F(ConfigTest, ShowsEverySettingAsRunWithTheChangeableOnesNamed) {
                   "nodes.stale_after_s", "nodes.offline_after_s", "stream.flush_ms"}));
   // Admins only.
   EXPECT_EQ(http_request(port(), "GET", "/api/v1/config", "", {{"Authorization", ""}}).status, 401);
+}
+
+// database.embedded_shared_buffers reaches the embedded PostgreSQL.
+TEST_F(ConfigTest, TheEmbeddedSharedBuffersAreTheSetting) {
+  pqxx::connection c("host=" + dir_->path().string() +
+                     "/run port=5432 user=postgres dbname=metricsd");
+  pqxx::nontransaction tx(c);
+  EXPECT_EQ(tx.exec("SHOW shared_buffers")[0][0].as<std::string>(), "48MB");
+  EXPECT_EQ(get_config()["settings"]["database"]["embedded_shared_buffers"], 48 << 20)
+      << get_config().dump();
 }
 
 TEST_F(ConfigTest, NodeThresholdsApplyAtOnceAndAreAudited) {
