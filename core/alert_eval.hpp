@@ -111,7 +111,7 @@ class AlertEvaluator {
     std::string node;
     std::vector<size_t> rules;  // indexes into rules_
   };
-  std::unordered_map<int64_t, Match> matches_;  // by series id, bounded by the series
+  std::unordered_map<int64_t, Match> matches_;                // by series id, bounded by the series
   std::unordered_map<std::string, std::string> node_status_;  // node -> online/stale/offline
   size_t held_samples_ = 0;
   uint64_t dropped_samples_ = 0;

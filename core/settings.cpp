@@ -85,7 +85,7 @@ std::vector<SettingSpec> build_specs() {
       "a 10-minute window is compacted this long after it ends (later samples still count)", 0,
       86'400'000);
   num("ingest.max_head_samples", T::kInt, "20000000", &S::ingest_max_head_samples,
-      "samples held in memory before compaction also takes open windows (about 4 B each: sealed in blocks)", 10'000,
+      "samples held in memory before compaction also takes open windows (about 4 B each)", 10'000,
       2'000'000'000);
   num("ingest.line_cache_mb", T::kInt, "16", &S::ingest_line_cache_mb,
       "memory per io thread for the series ids of line-protocol lines seen before, so a known "
