@@ -22,6 +22,7 @@ json settings_json(const Settings& s) {
     json value = setting_json(s, spec);
     if (name == "database.url" || name == "database.read_url")
       value = mask_password(value.get<std::string>());
+    if (name == "alerts.smtp_password" && !value.get<std::string>().empty()) value = "***";
     auto dot = name.find('.');
     if (dot == std::string::npos)
       out[name] = value;

@@ -46,11 +46,19 @@
   HTTP(POST,   "/api/v1/nodes/{node_id}/commands/{id}/ack",        kWrite,     commands, ack)        \
   HTTP(POST,   "/api/v1/fleet/commands",                           kOperator,  commands, create_fleet) \
   HTTP(GET,    "/api/v1/alerts",                                   kViewer,    alerts, active)       \
+  HTTP(POST,   "/api/v1/alerts/ack",                               kOperator,  alerts, acknowledge)  \
   HTTP(GET,    "/api/v1/alerts/history",                           kViewer,    alerts, history)      \
   HTTP(GET,    "/api/v1/alerts/rules",                             kViewer,    alerts, rules)        \
   HTTP(POST,   "/api/v1/alerts/rules",                             kOperator,  alerts, create_rule)  \
   HTTP(PUT,    "/api/v1/alerts/rules/{id}",                        kOperator,  alerts, update_rule)  \
   HTTP(DELETE, "/api/v1/alerts/rules/{id}",                        kOperator,  alerts, delete_rule)  \
+  HTTP(GET,    "/api/v1/alerts/silences",                          kViewer,    alerts, silences)     \
+  HTTP(POST,   "/api/v1/alerts/silences",                          kOperator,  alerts, create_silence) \
+  HTTP(DELETE, "/api/v1/alerts/silences/{id}",                     kOperator,  alerts, expire_silence) \
+  HTTP(GET,    "/api/v1/alerts/receivers",                         kAdmin,     alerts, receivers)    \
+  HTTP(POST,   "/api/v1/alerts/receivers",                         kAdmin,     alerts, create_receiver) \
+  HTTP(PUT,    "/api/v1/alerts/receivers/{id}",                    kAdmin,     alerts, update_receiver) \
+  HTTP(DELETE, "/api/v1/alerts/receivers/{id}",                    kAdmin,     alerts, delete_receiver) \
   WEBSOCKET(   "/ws/metrics",                                      kViewer)
 // clang-format on
 

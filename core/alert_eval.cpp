@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <unordered_set>
 
 namespace metricsd {
 namespace {
@@ -98,7 +99,8 @@ void AlertEvaluator::observe(int64_t id, const SeriesKey& key, int64_t ts_ms, do
   if (it == matches_.end()) {
     Match m{key.node, {}};
     for (size_t i = 0; i < rules_.size(); ++i)
-      if (rules_[i].rule.kind != AlertKind::kNodeLoss && rules_[i].rule.select.matches(key))
+      if (rules_[i].rule.kind != AlertKind::kNodeLoss && rules_[i].rule.select.matches(key) &&
+          node_selected(rules_[i].rule, key.node))
         m.rules.push_back(i);
     it = matches_.emplace(id, std::move(m)).first;
   }
@@ -143,11 +145,38 @@ void AlertEvaluator::node_status(const std::string& node, const std::string& sta
   node_status_[node] = status;
   for (auto& rs : rules_) {
     if (rs.rule.kind == AlertKind::kNodeLoss) {
-      if (node_matches(rs.rule.select, node)) rs.groups[node].dirty = true;
+      if (node_matches(rs.rule.select, node) && node_selected(rs.rule, node))
+        rs.groups[node].dirty = true;
     } else if (auto it = rs.groups.find(node); it != rs.groups.end()) {
       it->second.dirty = true;
     }
   }
+}
+
+void AlertEvaluator::set_node_info(std::unordered_map<std::string, NodeInfo> info) {
+  std::unordered_set<std::string> changed;
+  for (const auto& [node, i] : info)
+    if (auto it = node_info_.find(node); it == node_info_.end() || !(it->second == i))
+      changed.insert(node);
+  for (const auto& [node, i] : node_info_)
+    if (!info.count(node)) changed.insert(node);
+  node_info_ = std::move(info);
+  bool filtered = std::any_of(rules_.begin(), rules_.end(), [](const RuleState& rs) {
+    return rs.rule.node_type || !rs.rule.node_labels.empty();
+  });
+  // Series of those nodes may now be selected by other rules: match them again.
+  if (filtered && !changed.empty())
+    std::erase_if(matches_, [&](const auto& m) { return changed.count(m.second.node) > 0; });
+}
+
+bool AlertEvaluator::node_selected(const AlertRule& r, const std::string& node) const {
+  if (!r.node_type && r.node_labels.empty()) return true;
+  auto it = node_info_.find(node);
+  if (it == node_info_.end()) return false;
+  if (r.node_type && !glob_match(*r.node_type, it->second.type)) return false;
+  for (const auto& want : r.node_labels)
+    if (!std::binary_search(it->second.labels.begin(), it->second.labels.end(), want)) return false;
+  return true;
 }
 
 std::optional<double> AlertEvaluator::value_of(const RuleState& rs, Group& g, int64_t now_ms) {

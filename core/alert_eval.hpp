@@ -66,6 +66,14 @@ class AlertEvaluator {
   void observe(int64_t id, const SeriesKey& key, int64_t ts_ms, double value);
   // A node's status (online, stale, offline) as committed.
   void node_status(const std::string& node, const std::string& status);
+  // A node's type and labels as registered (for rules with node_type or node_labels).
+  struct NodeInfo {
+    std::string type;
+    std::vector<std::pair<std::string, std::string>> labels;  // sorted by key
+    bool operator==(const NodeInfo&) const = default;
+  };
+  // Replaces them all (the caller reloads them now and then).
+  void set_node_info(std::unordered_map<std::string, NodeInfo> info);
 
   // Evaluates every group whose samples changed since the last call, or with `all`, every
   // group (the caller's timer, for `for`, `keep_firing_for` and absence).
@@ -105,6 +113,7 @@ class AlertEvaluator {
   void step(RuleState& rs, const std::string& node, Group& g, int64_t now_ms,
             std::vector<AlertTransition>& out);
   void trim(const AlertRule& r, Window& w, int64_t now_ms);
+  bool node_selected(const AlertRule& r, const std::string& node) const;
 
   std::vector<RuleState> rules_;
   struct Match {
@@ -113,6 +122,7 @@ class AlertEvaluator {
   };
   std::unordered_map<int64_t, Match> matches_;                // by series id, bounded by the series
   std::unordered_map<std::string, std::string> node_status_;  // node -> online/stale/offline
+  std::unordered_map<std::string, NodeInfo> node_info_;       // bounded by the nodes
   size_t held_samples_ = 0;
   uint64_t dropped_samples_ = 0;
 };

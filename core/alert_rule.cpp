@@ -16,14 +16,18 @@ using nlohmann::json;
 const std::set<std::string> kFields[] = {
     // threshold
     {"id", "name", "kind", "metric", "category", "node", "labels", "agg", "window", "direction",
-     "levels", "clear", "for", "keep_firing_for"},
+     "levels", "clear", "for", "keep_firing_for", "node_type", "node_labels", "cooldown",
+     "description"},
     // cliff
     {"id", "name", "kind", "metric", "category", "node", "labels", "agg", "window", "direction",
-     "levels", "clear", "for", "keep_firing_for"},
+     "levels", "clear", "for", "keep_firing_for", "node_type", "node_labels", "cooldown",
+     "description"},
     // absence
-    {"id", "name", "kind", "metric", "category", "node", "labels", "for", "severity"},
+    {"id", "name", "kind", "metric", "category", "node", "labels", "for", "severity", "node_type",
+     "node_labels", "cooldown", "description"},
     // node_loss
-    {"id", "name", "kind", "node", "statuses", "for", "keep_firing_for", "severity"},
+    {"id", "name", "kind", "node", "statuses", "for", "keep_firing_for", "severity", "node_type",
+     "node_labels", "cooldown", "description"},
 };
 
 std::string text(const json& j, const char* field, bool required) {
@@ -60,6 +64,19 @@ std::string severity(const json& j) {
 }
 
 constexpr int64_t kMaxWindowMs = 24 * 3'600'000;
+
+// An object of strings, sorted by key; empty when absent.
+std::vector<std::pair<std::string, std::string>> string_map(const json& j, const char* field) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!j.contains(field)) return out;
+  if (!j[field].is_object()) throw AlertRuleError(field, "must be an object of strings");
+  for (const auto& [k, v] : j[field].items()) {
+    if (!v.is_string()) throw AlertRuleError(std::string(field) + "." + k, "must be a string");
+    out.emplace_back(k, v.get<std::string>());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 }  // namespace
 
@@ -143,15 +160,19 @@ AlertRule parse_alert_rule(const json& j) {
     } else {
       r.select.category = category;
     }
-    if (j.contains("labels")) {
-      if (!j["labels"].is_object()) throw AlertRuleError("labels", "must be an object of strings");
-      for (const auto& [k, v] : j["labels"].items()) {
-        if (!v.is_string()) throw AlertRuleError("labels." + k, "must be a string");
-        r.select.labels.emplace_back(k, v.get<std::string>());
-      }
-      std::sort(r.select.labels.begin(), r.select.labels.end());
-    }
+    r.select.labels = string_map(j, "labels");
   }
+
+  if (j.contains("node_type")) {
+    std::string type = text(j, "node_type", true);
+    if (type.empty() || type.size() > 128)
+      throw AlertRuleError("node_type", "must be 1 to 128 characters (a type or a glob)");
+    r.node_type = type;
+  }
+  r.node_labels = string_map(j, "node_labels");
+  if (j.contains("cooldown")) r.cooldown_ms = duration(j, "cooldown", kMaxWindowMs);
+  r.description = text(j, "description", false);
+  if (r.description.size() > 1024) throw AlertRuleError("description", "at most 1024 characters");
 
   switch (r.kind) {
     case AlertKind::kThreshold:
@@ -280,7 +301,46 @@ json alert_rule_json(const AlertRule& r) {
   }
   if (r.for_ms) j["for"] = ms(r.for_ms);
   if (r.keep_firing_for_ms) j["keep_firing_for"] = ms(r.keep_firing_for_ms);
+  if (r.node_type) j["node_type"] = *r.node_type;
+  if (!r.node_labels.empty()) {
+    j["node_labels"] = json::object();
+    for (const auto& [k, v] : r.node_labels)
+      j["node_labels"][k] = v;
+  }
+  j["cooldown"] = ms(r.cooldown_ms);
+  if (!r.description.empty()) j["description"] = r.description;
   return j;
+}
+
+}  // namespace metricsd
+
+namespace metricsd {
+
+std::vector<AlertRule> parse_alert_rules_text(std::string_view text) {
+  std::vector<AlertRule> out;
+  std::set<std::string> names;
+  size_t line_no = 0;
+  while (!text.empty()) {
+    ++line_no;
+    size_t end = text.find('\n');
+    std::string_view line = text.substr(0, end);
+    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+    size_t first = line.find_first_not_of(" \t\r");
+    if (first == std::string_view::npos || line[first] == '#') continue;
+    std::string where = "line " + std::to_string(line_no) + ": ";
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded()) throw std::runtime_error(where + "not JSON");
+    try {
+      if (j.is_object() && (j.contains("id") || j.contains("enabled")))
+        throw AlertRuleError(j.contains("id") ? "id" : "enabled", "not a field of a rules file");
+      out.push_back(parse_alert_rule(j));
+    } catch (const AlertRuleError& e) {
+      throw std::runtime_error(where + e.what());
+    }
+    if (!names.insert(out.back().name).second)
+      throw std::runtime_error(where + "name: " + out.back().name + " is used twice");
+  }
+  return out;
 }
 
 }  // namespace metricsd

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -47,6 +48,14 @@ struct AlertRule {
   int64_t for_ms = 0;              // pending this long before firing; absence: the silence
   int64_t keep_firing_for_ms = 0;  // firing this long after the condition ended
   std::string severity;            // absence, node_loss: the one severity
+  // Every kind: the nodes' own type (a glob) and labels (equalities) as their heartbeats
+  // registered them; a node not yet registered matches neither.
+  std::optional<std::string> node_type;
+  std::vector<std::pair<std::string, std::string>> node_labels;
+  // Notifications: a group that fires again within this of its last notified firing is
+  // recorded but not notified (escalations always are).
+  int64_t cooldown_ms = 300'000;
+  std::string description;  // free text, sent with every notification
 };
 
 // A rule that cannot be evaluated; `field` is the JSON field at fault.
@@ -64,5 +73,14 @@ nlohmann::json alert_rule_json(const AlertRule& r);
 
 const char* to_string(AlertKind k);
 const char* to_string(AlertAgg a);
+
+}  // namespace metricsd
+
+namespace metricsd {
+
+// A rules file: one rule (a JSON object) per line; blank lines and lines starting with '#'
+// are skipped. Throws std::runtime_error naming the line ("line 3: levels: required ...")
+// for a line that is not a rule, or a name used twice.
+std::vector<AlertRule> parse_alert_rules_text(std::string_view text);
 
 }  // namespace metricsd

@@ -158,6 +158,17 @@ std::vector<SettingSpec> build_specs() {
   text("tls.cert_file", T::kString, "", &S::tls_cert_file,
        "PEM certificate chain; with tls.key_file, serve HTTPS/WSS only (reloaded on SIGHUP)");
   text("tls.key_file", T::kString, "", &S::tls_key_file, "PEM private key for tls.cert_file");
+  text("alerts.rules_file", T::kString, "", &S::alerts_rules_file,
+       "alert rules, one JSON object per line, applied at start and on SIGHUP");
+  text("alerts.smtp_url", T::kString, "", &S::alerts_smtp_url,
+       "mail server for email receivers: smtp://host:587 (STARTTLS), smtps://host:465, "
+       "smtp+plain://host:25");
+  text("alerts.smtp_username", T::kString, "", &S::alerts_smtp_username,
+       "SMTP AUTH user name; empty: no AUTH");
+  text("alerts.smtp_password", T::kString, "", &S::alerts_smtp_password,
+       "SMTP AUTH password (shown masked)");
+  text("alerts.smtp_from", T::kString, "metricsd <metricsd@localhost>", &S::alerts_smtp_from,
+       "From of alert e-mails");
   return v;
 }
 

@@ -74,6 +74,11 @@ struct Settings {
   std::string http_cors_origins;  // comma-separated origins, "*", or empty (none)
   std::string tls_cert_file;
   std::string tls_key_file;
+  std::string alerts_rules_file;
+  std::string alerts_smtp_url;
+  std::string alerts_smtp_username;
+  std::string alerts_smtp_password;
+  std::string alerts_smtp_from;
 };
 
 enum class SettingType { kString, kInt, kSize, kDuration, kEnum, kAddress };

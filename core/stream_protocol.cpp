@@ -66,6 +66,8 @@ std::string Channel::text() const {
       return "nodes";
     case Kind::kEvents:
       return "events";
+    case Kind::kAlerts:
+      return "alerts";
   }
   return "";
 }
@@ -73,6 +75,7 @@ std::string Channel::text() const {
 std::optional<Channel> parse_channel(std::string_view text) {
   if (text == "nodes") return Channel{Channel::Kind::kNodes, ""};
   if (text == "events") return Channel{Channel::Kind::kEvents, ""};
+  if (text == "alerts") return Channel{Channel::Kind::kAlerts, ""};
   if (!text.starts_with(kMetricsPrefix)) return std::nullopt;
   std::string_view name = text.substr(kMetricsPrefix.size());
   if (!valid_metric_name(name)) return std::nullopt;
@@ -203,6 +206,13 @@ std::string encode_event(std::string_view node, std::string_view type, const jso
   e["data"] = ordered(data);
   j["event"] = std::move(e);
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string encode_alerts(const nlohmann::json& id, const nlohmann::json& alerts) {
+  nlohmann::json j = {{"type", "alerts"}};
+  if (!id.is_null()) j["id"] = id;
+  j["alerts"] = alerts;
+  return j.dump();
 }
 
 }  // namespace metricsd::stream

@@ -16,9 +16,9 @@ namespace metricsd::stream {
 
 // One channel a client may subscribe to.
 struct Channel {
-  enum class Kind { kCategory, kMetric, kNodes, kEvents };
+  enum class Kind { kCategory, kMetric, kNodes, kEvents, kAlerts };
   Kind kind;
-  std::string name;  // the category or metric; empty for nodes/events
+  std::string name;  // the category or metric; empty for nodes/events/alerts
 
   std::string text() const;  // "metrics:gpu", "metrics:gpu.temp_c", "nodes", "events"
   bool operator==(const Channel&) const = default;
@@ -63,5 +63,8 @@ std::string encode_dropped(uint64_t samples, uint64_t messages);
 std::string encode_node(std::string_view node, std::string_view status, int64_t last_seen_ms);
 std::string encode_event(std::string_view node, std::string_view type, const nlohmann::json& data,
                          int64_t ts_ms);
+// {"type": "alerts", "id": ..., "alerts": [...]}: the active alerts when `alerts` is
+// subscribed (`alerts` is a JSON array's text).
+std::string encode_alerts(const nlohmann::json& id, const nlohmann::json& alerts);
 
 }  // namespace metricsd::stream

@@ -58,6 +58,9 @@ void SubscriptionIndex::set(ClientId client, const std::vector<Channel>& channel
       case Channel::Kind::kEvents:
         c.events = true;
         break;
+      case Channel::Kind::kAlerts:
+        c.alerts = true;
+        break;
     }
   }
   std::sort(categories.begin(), categories.end());
@@ -131,6 +134,14 @@ std::vector<ClientId> SubscriptionIndex::node_watchers(std::string_view node) co
   std::vector<ClientId> out;
   for (const auto& [id, c] : clients_)
     if (c.nodes && node_passes(c.node_filter, node)) out.push_back(id);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<ClientId> SubscriptionIndex::alert_watchers(std::string_view node) const {
+  std::vector<ClientId> out;
+  for (const auto& [id, c] : clients_)
+    if (c.alerts && node_passes(c.node_filter, node)) out.push_back(id);
   std::sort(out.begin(), out.end());
   return out;
 }

@@ -41,6 +41,8 @@ class SubscriptionIndex {
   // Clients subscribed to `nodes` / `events` whose node filter lets `node` through.
   std::vector<ClientId> node_watchers(std::string_view node) const;
   std::vector<ClientId> event_watchers(std::string_view node) const;
+  // Clients subscribed to `alerts` whose node filter lets `node` through.
+  std::vector<ClientId> alert_watchers(std::string_view node) const;
   // Clients with any metrics channel.
   std::vector<ClientId> metric_clients() const;
 
@@ -59,7 +61,7 @@ class SubscriptionIndex {
   struct Client {
     Group* group = nullptr;  // null when no metrics channel
     std::string group_key;
-    bool nodes = false, events = false;
+    bool nodes = false, events = false, alerts = false;
     std::vector<std::string> node_filter;
   };
   void leave_group(Client& c, ClientId id);

@@ -23,6 +23,7 @@
 #include "core/version.hpp"
 #include "ingest/ingest_service.hpp"
 #include "server/alert_service.hpp"
+#include "server/alert_settings.hpp"
 #include "server/auth.hpp"
 #include "server/cors.hpp"
 #include "server/http_server.hpp"
@@ -65,6 +66,13 @@ size_t query_cache_bytes(const Settings& s) {
   return s.database_read_url.empty() ? static_cast<size_t>(s.query_cache_mb) * 1024 * 1024 : 0;
 }
 
+AlertServiceOptions alert_options(const Settings& s, const std::string& conninfo,
+                                  storage::Database& db) {
+  AlertServiceOptions o = alert_service_options(s, conninfo);
+  o.ready = [&db] { return db.ready(); };
+  return o;
+}
+
 }  // namespace
 
 // Every component, in dependency order: each member may use those declared above it.
@@ -94,9 +102,13 @@ struct App::Parts {
         tokens(db, [this](int64_t id) { auth.forget(id); }),
         commands(db),
         config(db, live),
-        alert_service(
-            conninfo, [this] { return db.ready(); }, registry, metrics),
-        alerts(db, [this] { alert_service.rules_changed(); }),
+        alert_service(alert_options(s, conninfo, db), registry, metrics),
+        alerts(db, registry,
+               {[this] { alert_service.rules_changed(); },
+                [this](int64_t rule, const std::string& node, const std::string& by) {
+                  alert_service.acknowledged(rule, node, by);
+                },
+                !s.alerts_smtp_url.empty()}),
         endpoints{ops, ingest_api, events, query, nodes, tokens, commands, config, alerts},
         stream_ctx{s, hub, stream_metrics, &auth},
         server(ioc, s, router, auth, cors, metrics, &stream_ctx),
@@ -106,6 +118,10 @@ struct App::Parts {
         hangup(ioc, SIGHUP) {
     register_routes(router, endpoints);
     register_metrics();
+    hub.set_alerts_source([this] { return alert_service.snapshot(); });
+    alert_service.on_stream_message([this](std::string node, std::string message) {
+      hub.publish_alert(node, std::move(message));
+    });
     subscribe_to_commits();
     db.on_ready([this](pqxx::connection& c) { load_caches(c); });
   }
@@ -230,6 +246,12 @@ int App::open() {
     spdlog::error("{}", e.what());
     return 1;
   }
+  try {
+    alert_service_options(settings_, "");  // checked before the database starts
+  } catch (const SettingsError& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  }
   if (int rc = open_storage(settings_, storage_); rc != 0) return rc;
   data_dir_ = absolute_data_dir(settings_);
   try {
@@ -273,12 +295,17 @@ void App::start() {
   sd_notify(0, "READY=1");
 }
 
-// SIGHUP reloads the TLS certificate, off the io threads (it reads files).
+// SIGHUP reloads the TLS certificate, off the io threads (it reads files), and the alert
+// rules file (on the alert service's thread).
 void App::wait_hangup() {
   parts_->hangup.async_wait([this](const boost::system::error_code& ec, int) {
     if (ec) return;
     auto& p = *parts_;
-    spdlog::info("SIGHUP: {}", tls_ ? "reloading the TLS certificate" : "nothing to reload");
+    const bool rules = !settings_.alerts_rules_file.empty();
+    spdlog::info("SIGHUP: {}{}", tls_ ? "reloading the TLS certificate" : "",
+                 rules ? (tls_ ? " and the alert rules file" : "reloading the alert rules file")
+                       : (tls_ ? "" : "nothing to reload"));
+    if (rules) p.alert_service.reload_rules_file();
     if (tls_) {
       if (p.tls_reloader.joinable()) p.tls_reloader.join();
       p.tls_reloader = std::thread([this] {

@@ -140,6 +140,22 @@ bool StreamHub::publish_node(const NodeStatusChange& c) {
   return true;
 }
 
+bool StreamHub::publish_alert(const std::string& node, std::string message) {
+  {
+    std::lock_guard lock(mu_);
+    if (notices_.size() >= kMaxNotices) {
+      metrics_.hub_dropped_notices.inc();
+      return false;
+    }
+    Notice n;
+    n.node = node;
+    n.alert = std::move(message);
+    notices_.push_back(std::move(n));
+  }
+  cv_.notify_one();
+  return true;
+}
+
 void StreamHub::close_all(uint16_t code, const char* reason) {
   closing_ = true;
   std::vector<std::shared_ptr<StreamSink>> all;
@@ -284,6 +300,17 @@ void StreamHub::send_snapshot(const Update& u, StreamSink& sink) {
   stream::end_samples(out, truncated);
   metrics_.snapshots.inc();
   sink.deliver_control(std::make_shared<const std::string>(std::move(out)));
+  bool alerts = std::find(u.snapshot.begin(), u.snapshot.end(),
+                          Channel{Channel::Kind::kAlerts, ""}) != u.snapshot.end();
+  if (alerts && alerts_source_) {
+    auto all = nlohmann::json::parse(alerts_source_(), nullptr, false);
+    nlohmann::json shown = nlohmann::json::array();
+    if (all.is_array())
+      for (auto& a : all)
+        if (node_ok(a.value("node", ""))) shown.push_back(std::move(a));
+    sink.deliver_control(
+        std::make_shared<const std::string>(stream::encode_alerts(u.request_id, shown)));
+  }
 }
 
 void StreamHub::flush(std::vector<Batch>& batches) {
@@ -326,6 +353,14 @@ void StreamHub::flush(std::vector<Batch>& batches) {
 }
 
 void StreamHub::deliver_notice(const Notice& n) {
+  if (!n.alert.empty()) {
+    auto watchers = index_.alert_watchers(n.node);
+    if (watchers.empty()) return;
+    auto msg = std::make_shared<const std::string>(n.alert);
+    for (ClientId id : watchers)
+      if (auto s = sink(id)) s->deliver_control(msg);
+    return;
+  }
   auto nodes = index_.node_watchers(n.node);
   if (!nodes.empty()) {
     auto msg =

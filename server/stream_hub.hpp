@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -89,6 +90,11 @@ class StreamHub {
   // A node's status changed (the fan-out's node consumer, any thread): a `node` message
   // and an `event` message of its event_type. False when the notice queue was full.
   bool publish_node(const NodeStatusChange& change);
+  // An alert changed (the alert service's thread): `message` goes to the `alerts`
+  // subscribers whose node filter passes `node`. False when the notice queue was full.
+  bool publish_alert(const std::string& node, std::string message);
+  // Where the `alerts` channel's snapshot comes from (a JSON array's text). Before start().
+  void set_alerts_source(std::function<std::string()> fn) { alerts_source_ = std::move(fn); }
 
   // Closes every client with `code` (1001 on shutdown); from then on closing() is true,
   // so a session that attaches later closes itself.
@@ -101,9 +107,10 @@ class StreamHub {
     std::vector<double> values;
     int64_t committed_ms = 0;
   };
-  struct Notice {  // a node status change
+  struct Notice {  // a node status change, or an alert's message
     std::string node, from, to, event_type;
     int64_t last_seen_ms = 0, ts_ms = 0;
+    std::string alert;  // set: an alert message for the `alerts` channel
   };
   struct Command {
     enum class Kind { kUpdate, kDetach } kind;
@@ -123,6 +130,7 @@ class StreamHub {
   const storage::SeriesRegistry& registry_;
   const Head& head_;
   StreamMetrics& metrics_;
+  std::function<std::string()> alerts_source_;
   std::atomic<size_t> reserved_{0};
   std::atomic<bool> any_metrics_{false};  // mirrors index_.any_metrics() for publish()
   std::atomic<bool> closing_{false};

@@ -1,6 +1,8 @@
-// SQL over alerts (migrations/0006): rules (created, changed and deleted with their old and
-// new versions in the audit log), the alerts pending or firing now, and their history.
-// Every function runs on a storage thread (or the alert service's own thread).
+// SQL over what alerting is told (migrations/0006, 0007): rules and receivers (created,
+// changed and deleted with their old and new versions in the audit log) and silences
+// (created and expired, audited). The state the evaluator keeps (active alerts, history,
+// notifications) is in alert_state_store.hpp. Every function runs on a storage thread (or
+// the alert service's own thread).
 #pragma once
 
 #include <cstdint>
@@ -9,43 +11,41 @@
 #include <string>
 #include <vector>
 
-#include "core/alert_eval.hpp"
+#include "core/alert_silence.hpp"
 #include "storage/token_store.hpp"
 
 namespace metricsd::storage {
 
-struct AlertRuleRow {
+// Rules and receivers share one shape: a unique name and a JSON spec.
+enum class SpecTable { kRules, kReceivers };
+
+struct SpecRow {
   int64_t id = 0;
   std::string name;
-  std::string spec_json;  // the rule's JSON, without id
+  std::string spec_json;  // without id and name
   bool enabled = true;
   int version = 1;
   int64_t updated_ms = 0;
   std::string updated_by;
+  std::string source = "api";  // rules: api or file
 };
 
-std::vector<AlertRuleRow> list_alert_rules(pqxx::connection& c);
+std::vector<SpecRow> list_spec_rows(pqxx::connection& c, SpecTable table);
+std::optional<SpecRow> find_spec_row(pqxx::connection& c, SpecTable table, int64_t id);
 // nullopt when the name is taken.
-std::optional<AlertRuleRow> create_alert_rule(pqxx::connection& c, const std::string& name,
-                                              const std::string& spec_json, bool enabled,
-                                              const AuditEntry& audit);
-enum class RuleChange { kDone, kNotFound, kNameTaken };
-RuleChange update_alert_rule(pqxx::connection& c, int64_t id, const std::string& name,
-                             const std::string& spec_json, bool enabled, const AuditEntry& audit,
-                             AlertRuleRow* out);
-// False when there is no such rule. Its active alerts go with it; its history stays.
-bool delete_alert_rule(pqxx::connection& c, int64_t id, const AuditEntry& audit);
+std::optional<SpecRow> create_spec_row(pqxx::connection& c, SpecTable table, const SpecRow& row,
+                                       const AuditEntry& audit);
+enum class SpecChange { kDone, kNotFound, kNameTaken, kFromFile };
+// Refused (kFromFile) for a rule from the rules file unless `row.source` is "file" too.
+SpecChange update_spec_row(pqxx::connection& c, SpecTable table, int64_t id, const SpecRow& row,
+                           const AuditEntry& audit, SpecRow* out);
+SpecChange delete_spec_row(pqxx::connection& c, SpecTable table, int64_t id,
+                           const AuditEntry& audit, bool from_file = false);
 
-// Transitions as the evaluator reported them: alerts_active follows, history grows.
-void record_alert_transitions(pqxx::connection& c, const std::vector<AlertTransition>& t);
-std::vector<ActiveAlert> load_active_alerts(pqxx::connection& c);
-
-struct AlertHistoryRow {
-  int64_t id = 0;
-  AlertTransition t;
-};
-// Newest first; rule 0, node "" and before 0 filter nothing.
-std::vector<AlertHistoryRow> list_alert_history(pqxx::connection& c, int64_t rule,
-                                                const std::string& node, int64_t before, int limit);
+// Silences, newest first: those not ended (or all, with `ended`), at most `limit`.
+std::vector<AlertSilence> list_silences(pqxx::connection& c, bool ended, int limit);
+AlertSilence create_silence(pqxx::connection& c, const AlertSilence& s, const AuditEntry& audit);
+// Ends it now; false when there is no such silence or it had ended.
+bool expire_silence(pqxx::connection& c, int64_t id, const AuditEntry& audit);
 
 }  // namespace metricsd::storage

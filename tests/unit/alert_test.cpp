@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <sstream>
 
 #include "core/alert_eval.hpp"
 #include "core/alert_rule.hpp"
@@ -58,14 +59,38 @@ TEST(AlertRule, EveryKindParsesAndWritesBackTheSame) {
 TEST(AlertRule, TheExampleRulesFileParses) {
   std::ifstream f(METRICSD_SOURCE_DIR "/config/alert-rules.example.jsonl");
   ASSERT_TRUE(f) << "cannot read config/alert-rules.example.jsonl";
-  std::string line;
-  int rules = 0;
-  while (std::getline(f, line)) {
-    if (line.empty()) continue;
-    EXPECT_NO_THROW(parse_alert_rule(json::parse(line))) << line;
-    ++rules;
-  }
-  EXPECT_GE(rules, 6);
+  std::stringstream text;
+  text << f.rdbuf();
+  EXPECT_GE(parse_alert_rules_text(text.str()).size(), 6u);
+}
+
+// A rules file names the line at fault, skips comments and blank lines, and refuses a
+// name used twice and the fields only the API sets.
+TEST(AlertRule, RulesFilesNameTheLineAtFault) {
+  auto rules = parse_alert_rules_text(
+      "# GPU rules\n\n"
+      R"({"name":"a","kind":"node_loss"})"
+      "\n  \r\n"
+      R"({"name":"b","kind":"absence","metric":"x.y","for":"1m"})");
+  ASSERT_EQ(rules.size(), 2u);
+  EXPECT_EQ(rules[1].name, "b");
+  auto error = [](const std::string& text) {
+    try {
+      parse_alert_rules_text(text);
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("parsed");
+  };
+  EXPECT_EQ(error("{\"name\":\"a\",\"kind\":\"node_loss\"}\n{nope"), "line 2: not JSON");
+  EXPECT_EQ(error("\n{\"name\":\"a\",\"kind\":\"threshold\",\"metric\":\"x.y\"}"),
+            "line 2: levels: required: an object of severity to value, e.g. "
+            "{\"warning\": 70, \"critical\": 80}");
+  EXPECT_EQ(
+      error("{\"name\":\"a\",\"kind\":\"node_loss\"}\n{\"name\":\"a\",\"kind\":\"node_loss\"}"),
+      "line 2: name: a is used twice");
+  EXPECT_EQ(error("{\"name\":\"a\",\"kind\":\"node_loss\",\"id\":3}"),
+            "line 1: id: not a field of a rules file");
 }
 
 TEST(AlertRule, BadFieldsAreNamed) {
@@ -333,6 +358,27 @@ TEST(AlertEval, WindowsAreBounded) {
   EXPECT_EQ(ev.dropped_samples(), 10'000 - AlertEvaluator::kMaxWindowSamples);
   ev.set_rules({}, 0);
   EXPECT_EQ(ev.held_samples(), 0u);
+}
+
+// Rules may select nodes by their registered type and labels; a node not yet registered
+// matches neither, and is matched again once it is.
+TEST(AlertEval, NodeTypeAndLabelFiltersUseTheRegisteredNodes) {
+  AlertEvaluator ev;
+  ev.set_rules({rule(R"({"name":"hot","kind":"threshold","metric":"gpu.temp_c",
+                        "node_type":"infer*","node_labels":{"rack":"a"},"levels":{"warning":70}})")},
+               0);
+  int64_t t = 1'000'000;
+  ev.observe(1, key("gpu.temp_c", "n1"), t, 90);
+  EXPECT_TRUE(ev.evaluate(t, false).empty());  // n1 is not registered yet
+  ev.set_node_info({{"n1", {"inference", {{"rack", "a"}, {"zone", "x"}}}},
+                    {"n2", {"training", {{"rack", "a"}}}},
+                    {"n3", {"inference", {{"rack", "b"}}}}});
+  ev.observe(1, key("gpu.temp_c", "n1"), t + 1000, 91);
+  ev.observe(2, key("gpu.temp_c", "n2"), t + 1000, 91);
+  ev.observe(3, key("gpu.temp_c", "n3"), t + 1000, 91);
+  auto tr = ev.evaluate(t + 1000, false);
+  ASSERT_EQ(tr.size(), 1u);
+  EXPECT_EQ(tr[0].node, "n1");
 }
 
 }  // namespace
