@@ -70,5 +70,39 @@ TEST(Simulator, SmallFleetShowsUpInTheSummary) {
   EXPECT_EQ(experts.size(), 8u);
 }
 
+// The simulator's cliffs (tokens/s halving within a second here) fire a cliff rule's
+// alert on generation nodes, and only there.
+TEST(Simulator, CliffsFireCliffAlerts) {
+  TempDir dir;
+  Daemon daemon(dir.path());
+  ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
+  auto r = http_request(daemon.port(), "POST", "/api/v1/alerts/rules",
+                        R"({"name":"tokens cliff","kind":"cliff","metric":"llm.tokens_per_s",
+                            "agg":"avg","window":"3s","levels":{"critical":30}})",
+                        {{"Content-Type", "application/json"}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  ToolProcess sim(METRICSD_SIM_BINARY,
+                  {"--server", "http://127.0.0.1:" + std::to_string(daemon.port()), "--nodes", "10",
+                   "--interval-s", "0.5", "--duration", "15s", "--seed", "3", "--cliffs-per-hour",
+                   "3600", "--cliff-ramp-s", "1", "--outages-per-hour", "0", "--token-file",
+                   (dir.path() / "admin.token").string()});
+  json fired;
+  EXPECT_TRUE(eventually(
+      [&] {
+        fired = json::parse(
+            http_request(daemon.port(), "GET", "/api/v1/alerts/history?limit=1000").body);
+        for (const auto& h : fired["history"])
+          if (h["rule"] == "tokens cliff" && h["event"] == "firing") return true;
+        return false;
+      },
+      30s))
+      << fired.dump();
+  for (const auto& h : fired["history"]) {
+    std::string node = h["node"];
+    EXPECT_EQ(node.rfind("sim-gen-", 0), 0u) << h.dump();
+  }
+  EXPECT_EQ(sim.wait_exit(30s), 0) << sim.log();
+}
+
 }  // namespace
 }  // namespace metricsd::test

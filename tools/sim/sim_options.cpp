@@ -63,6 +63,10 @@ void declare(FlagSet& flags, SimOptions& o) {
       .arg("RATE")
       .help("chance per generation node per hour of a -50 % cliff")
       .range(0, 3600);
+  flags.add("cliff-ramp-s", &o.cliff_ramp_s)
+      .arg("SECONDS")
+      .help("how long a cliff takes to fall (default: 60-240 s at random)")
+      .range(0, 3600);
   flags.add("log-level", &o.log_level).arg("LEVEL").help("trace, debug, info, warn, error");
   flags.add("help", &o.help).help("this help");
 }

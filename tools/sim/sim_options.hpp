@@ -20,6 +20,7 @@ struct SimOptions {
   std::string prefix = "sim";
   double outage_chance_per_hour = 0.5;
   double cliff_chance_per_hour = 0.3;
+  double cliff_ramp_s = 0;  // 0: 60-240 s at random
   std::string log_level = "info";
   bool help = false;
 };

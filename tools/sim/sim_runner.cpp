@@ -267,6 +267,7 @@ SimOutcome run_sim(const SimOptions& o, const std::string& token) {
   config.prefix = o.prefix;
   config.outage_chance_per_hour = o.outage_chance_per_hour;
   config.cliff.chance_per_hour = o.cliff_chance_per_hour;
+  if (o.cliff_ramp_s > 0) config.cliff.ramp_s_min = config.cliff.ramp_s_max = o.cliff_ramp_s;
   FleetModel fleet(config);
 
   JobQueue queue(std::max<size_t>(1000, 4 * o.nodes));
