@@ -77,6 +77,7 @@ struct Probes {
   std::mutex mu;
   std::vector<Clock::time_point> sent, acked;  // by probe node, of its outstanding probe
   std::vector<bool> outstanding;
+  std::vector<bool> measured;  // by probe node: its outstanding probe was sent while measuring
   std::atomic<bool> measuring{false};
   std::atomic<uint64_t> probes{0}, probe_errors{0}, firings{0}, other{0};
   LatencyHistogram from_ack, from_send;
@@ -88,7 +89,7 @@ struct Probes {
       return;
     }
     outstanding[node] = false;
-    if (!measuring) return;
+    if (!measured[node]) return;
     ++firings;
     auto ms = [](Clock::duration d) {
       return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
@@ -152,6 +153,7 @@ void probe_loop(const Options& o, const tools::ServerUrl& url, Probes& probes,
       std::lock_guard lock(probes.mu);
       probes.sent[k] = Clock::now();
       probes.outstanding[k] = true;
+      probes.measured[k] = probes.measuring;
     }
     r = client.post("/api/v1/write?precision=ms",
                     "probe,node=p" + std::to_string(k) + " v=100 " + std::to_string(ts + 1) + "\n",
@@ -161,7 +163,7 @@ void probe_loop(const Options& o, const tools::ServerUrl& url, Probes& probes,
     if (r.status != 204) {
       ++probes.probe_errors;
       probes.outstanding[k] = false;
-    } else if (probes.measuring) {
+    } else if (probes.measured[k]) {
       ++probes.probes;
     }
   }
@@ -198,6 +200,7 @@ int main(int argc, char** argv) {
   probes.sent.resize(o.probe_nodes);
   probes.acked.resize(o.probe_nodes);
   probes.outstanding.assign(o.probe_nodes, false);
+  probes.measured.assign(o.probe_nodes, false);
   tcp::acceptor acceptor(ioc, {asio::ip::make_address("127.0.0.1"), o.listen});
   asio::co_spawn(ioc, accept(acceptor, probes), asio::detached);
   StreamTarget t;
@@ -238,7 +241,7 @@ int main(int argc, char** argv) {
       {"post_errors", stats.post_errors.load()},
       {"probes", probes.probes.load()},
       {"probe_errors", probes.probe_errors.load()},
-      {"firings_received", probes.firings.load()},
+      {"firings_received", probes.firings.load()},  // of the probes sent while measuring
       {"other_webhooks", probes.other.load()},
       {"commit_to_webhook_ms",
        {{"p50", probes.from_ack.quantile(0.5)},

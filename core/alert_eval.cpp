@@ -77,19 +77,25 @@ std::vector<AlertTransition> AlertEvaluator::set_rules(std::vector<AlertRule> ru
     }
   rules_ = std::move(next);
   matches_.clear();
+  // The groups kept moved with their maps (their addresses stand); their rules did not.
+  dirty_.clear();
+  for (auto& rs : rules_)
+    for (auto& [node, g] : rs.groups)
+      if (g.dirty) dirty_.push_back({&rs, &node, &g});
   return out;
 }
 
 void AlertEvaluator::restore(const ActiveAlert& a) {
   for (auto& rs : rules_) {
     if (rs.rule.id != a.rule_id) continue;
-    Group& g = rs.groups[a.node];
+    auto [it, added] = rs.groups.try_emplace(a.node);
+    Group& g = it->second;
     g.state = a.state == "firing" ? Group::State::kFiring : Group::State::kPending;
     g.severity = a.severity;
     g.value = a.value;
     g.since_ms = a.since_ms;
     g.changed_ms = a.changed_ms;
-    g.dirty = true;
+    mark_dirty(rs, it->first, g);
     return;
   }
 }
@@ -98,22 +104,23 @@ void AlertEvaluator::observe(int64_t id, const SeriesKey& key, int64_t ts_ms, do
   auto it = matches_.find(id);
   if (it == matches_.end()) {
     Match m{key.node, {}};
-    for (size_t i = 0; i < rules_.size(); ++i)
-      if (rules_[i].rule.kind != AlertKind::kNodeLoss && rules_[i].rule.select.matches(key) &&
-          node_selected(rules_[i].rule, key.node))
-        m.rules.push_back(i);
+    for (auto& rs : rules_)
+      if (rs.rule.kind != AlertKind::kNodeLoss && rs.rule.select.matches(key) &&
+          node_selected(rs.rule, key.node)) {
+        auto [g, added] = rs.groups.try_emplace(key.node);
+        Window* w = rs.rule.kind == AlertKind::kAbsence ? nullptr : &g->second.series[id];
+        m.targets.push_back({&rs, &g->first, &g->second, w});
+      }
     it = matches_.emplace(id, std::move(m)).first;
   }
-  for (size_t i : it->second.rules) {
-    RuleState& rs = rules_[i];
-    Group& g = rs.groups[it->second.node];
-    g.dirty = true;
+  for (const Target& t : it->second.targets) {
+    Group& g = *t.group;
+    mark_dirty(*t.rule, *t.node, g);
     g.last_sample_ms = std::max(g.last_sample_ms, ts_ms);
-    if (rs.rule.kind == AlertKind::kAbsence) continue;  // only the time of the newest matters
-    Window& w = g.series[id];
-    w.samples.emplace_back(ts_ms, value);
+    if (!t.window) continue;  // absence: only the time of the newest matters
+    t.window->samples.emplace_back(ts_ms, value);
     ++held_samples_;
-    trim(rs.rule, w, ts_ms);
+    trim(t.rule->rule, *t.window, ts_ms);
   }
 }
 
@@ -145,10 +152,12 @@ void AlertEvaluator::node_status(const std::string& node, const std::string& sta
   node_status_[node] = status;
   for (auto& rs : rules_) {
     if (rs.rule.kind == AlertKind::kNodeLoss) {
-      if (node_matches(rs.rule.select, node) && node_selected(rs.rule, node))
-        rs.groups[node].dirty = true;
+      if (node_matches(rs.rule.select, node) && node_selected(rs.rule, node)) {
+        auto [it, added] = rs.groups.try_emplace(node);
+        mark_dirty(rs, it->first, it->second);
+      }
     } else if (auto it = rs.groups.find(node); it != rs.groups.end()) {
-      it->second.dirty = true;
+      mark_dirty(rs, it->first, it->second);
     }
   }
 }
@@ -298,14 +307,29 @@ void AlertEvaluator::step(RuleState& rs, const std::string& node, Group& g, int6
   }
 }
 
+void AlertEvaluator::mark_dirty(RuleState& rs, const std::string& node, Group& g) {
+  if (g.dirty) return;
+  g.dirty = true;
+  dirty_.push_back({&rs, &node, &g});
+}
+
 std::vector<AlertTransition> AlertEvaluator::evaluate(int64_t now_ms, bool all) {
   std::vector<AlertTransition> out;
-  for (auto& rs : rules_)
-    for (auto& [node, g] : rs.groups) {
-      if (!all && !g.dirty) continue;
-      g.dirty = false;
-      step(rs, node, g, now_ms, out);
-    }
+  if (all) {
+    dirty_.clear();
+    for (auto& rs : rules_)
+      for (auto& [node, g] : rs.groups) {
+        g.dirty = false;
+        step(rs, node, g, now_ms, out);
+      }
+    return out;
+  }
+  std::vector<Dirty> dirty;
+  dirty.swap(dirty_);
+  for (const Dirty& d : dirty) {
+    d.group->dirty = false;
+    step(*d.rule, *d.node, *d.group, now_ms, out);
+  }
   return out;
 }
 

@@ -116,11 +116,27 @@ class AlertEvaluator {
   bool node_selected(const AlertRule& r, const std::string& node) const;
 
   std::vector<RuleState> rules_;
+  // Where a series' samples go, resolved once per series: map nodes never move, and every
+  // change that drops groups or windows (set_rules, set_node_info) clears these.
+  struct Target {
+    RuleState* rule;
+    const std::string* node;  // the group's key
+    Group* group;
+    Window* window;  // null for absence (only the time counts)
+  };
   struct Match {
     std::string node;
-    std::vector<size_t> rules;  // indexes into rules_
+    std::vector<Target> targets;
   };
-  std::unordered_map<int64_t, Match> matches_;                // by series id, bounded by the series
+  struct Dirty {
+    RuleState* rule;
+    const std::string* node;
+    Group* group;
+  };
+  void mark_dirty(RuleState& rs, const std::string& node, Group& g);
+
+  std::unordered_map<int64_t, Match> matches_;  // by series id, bounded by the series
+  std::vector<Dirty> dirty_;                    // groups to evaluate at the next evaluate()
   std::unordered_map<std::string, std::string> node_status_;  // node -> online/stale/offline
   std::unordered_map<std::string, NodeInfo> node_info_;       // bounded by the nodes
   size_t held_samples_ = 0;

@@ -237,17 +237,19 @@ std::string format_data(const EmailMessage& message, bool eight_bit_ok,
   else
     out += format_display_name(from.display_name) + " <" + from.address + ">";
   out += "\r\n";
-  std::string to_line = "To: ";
+  out += "To: ";
+  size_t column = 4;
   for (size_t i = 0; i < message.to.size(); ++i) {
     if (i > 0) {
       // Fold before a recipient that would take the line past 78 columns.
-      const bool fold = to_line.size() + 2 + message.to[i].size() > 78;
-      out += to_line + (fold ? ",\r\n" : ", ");
-      to_line = fold ? " " : "";
+      const bool fold = column + 2 + message.to[i].size() > 78;
+      out += fold ? ",\r\n " : ", ";
+      column = fold ? 1 : column + 2;
     }
-    to_line += message.to[i];
+    out += message.to[i];
+    column += message.to[i].size();
   }
-  out += to_line + "\r\n";
+  out += "\r\n";
   out += "Subject: " + encode_header_text(message.subject) + "\r\n";
   out += "Message-ID: <" + random_id() + "@metricsd>\r\n";
   out += "MIME-Version: 1.0\r\n";

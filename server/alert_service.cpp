@@ -25,6 +25,8 @@ constexpr int64_t kAlertLockKey = 0x616c65727473;
 // within this.
 constexpr int64_t kReloadEveryMs = 10'000;
 constexpr int64_t kTickMs = 1000;
+// The shortest time between two evaluation passes (a bound on what a notification waits).
+constexpr int64_t kMinPassMs = 20;
 // Notifications still queued in the database taken back at once after a restart.
 constexpr int kMaxRequeue = 10'000;
 // Cooldowns are at most 24 h (core/alert_rule), so firings older than that never matter.
@@ -155,9 +157,15 @@ void AlertService::stop() {
 }
 
 void AlertService::run() {
+  auto last_pass = std::chrono::steady_clock::now();
   while (true) {
     {
       std::unique_lock lock(mu_);
+      // Passes at most every kMinPassMs: samples arriving meanwhile are evaluated together
+      // (a windowed aggregate is computed once per pass, not once per commit).
+      cv_.wait_until(lock, last_pass + std::chrono::milliseconds(kMinPassMs),
+                     [this] { return stopping_; });
+      if (stopping_) break;
       int64_t wait = std::max<int64_t>(0, next_tick_ms_ - wall_ms());
       cv_.wait_for(lock, std::chrono::milliseconds(wait), [this] {
         return stopping_ || reload_ || reload_file_ || !samples_.empty() || !statuses_.empty() ||
@@ -165,6 +173,7 @@ void AlertService::run() {
       });
       if (stopping_) break;
     }
+    last_pass = std::chrono::steady_clock::now();
     bool tick = wall_ms() >= next_tick_ms_;
     if (tick) next_tick_ms_ = wall_ms() + kTickMs;
     try {
@@ -218,6 +227,10 @@ bool AlertService::hold_lock() {
   if (!failing_)
     spdlog::info("alerts: this daemon evaluates the alert rules and sends the notifications");
   leader_ = true;
+  // The database is the truth: what this evaluator held before (it may have lost the lock
+  // with transitions unrecorded) starts again from the alerts stored there.
+  eval_ = AlertEvaluator();
+  window_dropped_seen_ = 0;
   apply_rules_file();
   load_config(/*restore=*/true);
   {

@@ -10,6 +10,7 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "core/clock.hpp"
 #include "harness.hpp"
@@ -351,6 +352,70 @@ TEST(AlertNotify, EmailAndNotificationsQueuedAtARestart) {
   // Exactly one more delivery after the restart.
   write(d, "m-1", 91);  // no transition: nothing more
   EXPECT_EQ(later.received().size(), before + 1);
+}
+
+// A node that goes stale then offline gets one node_loss alert (its rule picks generation
+// nodes by their registered type) and no threshold or absence noise; back online, the
+// alert resolves.
+TEST(AlertNotify, ALostNodeGetsOneNodeLossAlertAndNoOtherNoise) {
+  TempDir dir;
+  Daemon d(dir.path(), {"--nodes-stale-after-s", "1", "--nodes-offline-after-s", "2"});
+  ASSERT_TRUE(d.wait_ready()) << d.log();
+  WebhookReceiver rx;
+  create(d, "receivers", {{"name", "rx"}, {"kind", "webhook"}, {"url", rx.url("/h")}});
+  create(d, "rules",
+         {{"name", "gen lost"},
+          {"kind", "node_loss"},
+          {"statuses", {"stale", "offline"}},
+          {"node_type", "generation"},
+          {"cooldown", "0s"}});
+  create(d, "rules",
+         {{"name", "quiet"},
+          {"kind", "absence"},
+          {"metric", "gpu.temp_c"},
+          {"for", "3s"},
+          {"cooldown", "0s"}});
+  create(d, "rules",
+         {{"name", "warm"},
+          {"kind", "threshold"},
+          {"metric", "gpu.temp_c"},
+          {"levels", {{"warning", 70}}},
+          {"cooldown", "0s"}});
+  auto heartbeat = [&](const std::string& node, const json& body) {
+    auto r = http_request(d.port(), "POST", "/api/v1/nodes/" + node + "/heartbeat", body.dump(),
+                          {{"Content-Type", "application/json"}});
+    ASSERT_EQ(r.status, 200) << r.body;
+  };
+  heartbeat("lost-1", {{"type", "generation"}});
+  heartbeat("lost-2", {{"type", "training"}});
+  // The evaluator learns node types when it reloads (at most 10 s, or at a rule change).
+  create(d, "rules", {{"name", "reload"}, {"kind", "node_loss"}, {"node", "nobody"}});
+  write(d, "lost-1", 50);
+  write(d, "lost-2", 50);
+  auto status_of = [&](const std::string& node) {
+    return json::parse(http_request(d.port(), "GET", "/api/v1/nodes/" + node).body)["status"];
+  };
+  ASSERT_TRUE(eventually([&] { return status_of("lost-1") == "offline"; }, 15s));
+  ASSERT_TRUE(rx.wait_for(1, 15s));
+  // Past the absence rule's 3 s (a bound stated by the rule): still that one alert.
+  std::this_thread::sleep_for(4s);
+  auto got = rx.received();
+  ASSERT_EQ(got.size(), 1u);
+  json body = json::parse(got[0].body);
+  EXPECT_EQ(body["rule"]["name"], "gen lost");
+  EXPECT_EQ(body["node"], "lost-1");
+  EXPECT_EQ(body["event"], "firing");
+  for (const auto& h : history(d, "lost-2"))
+    ADD_FAILURE() << h.dump();  // not a generation node
+  for (const auto& h : history(d, "lost-1"))
+    EXPECT_EQ(h["rule"], "gen lost") << h.dump();
+  // Back: a sample, then a heartbeat; the node_loss alert resolves and nothing else fires.
+  write(d, "lost-1", 50);
+  heartbeat("lost-1", json::object());
+  ASSERT_TRUE(rx.wait_for(2, 15s));
+  body = json::parse(rx.received()[1].body);
+  EXPECT_EQ(body["rule"]["name"], "gen lost");
+  EXPECT_EQ(body["event"], "resolved");
 }
 
 TEST(AlertNotify, RulesFromARulesFileAreAppliedAtStartAndOnSighup) {

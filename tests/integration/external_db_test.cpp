@@ -9,9 +9,11 @@
 #include <pqxx/pqxx>
 #include <thread>
 
+#include "core/clock.hpp"
 #include "harness.hpp"
 #include "storage/embedded_postgres.hpp"
 #include "storage/migrations.hpp"
+#include "webhook_receiver.hpp"
 
 namespace metricsd::test {
 namespace {
@@ -132,6 +134,62 @@ TEST_F(ExternalDb, TwoDaemonsStartingTogetherBothComeUpAndMigrateOnce) {
             storage::embedded_migrations().size());
   EXPECT_EQ(tx.exec("SELECT count(*) FROM tokens")[0][0].as<int>(), 1);
   EXPECT_NE(fs::exists(a.path() / "admin.token"), fs::exists(b.path() / "admin.token"));
+}
+
+// Two daemons on one database: one evaluates the alerts and notifies; when it dies (kill
+// -9: its connection and advisory lock go) the other takes over within seconds, resumes the
+// firing alert without notifying it again, and notifies its resolve.
+TEST_F(ExternalDb, OneDaemonEvaluatesAlertsAndAnotherTakesOverWhenItDies) {
+  ensure_running();
+  create_db("alerting");
+  WebhookReceiver rx;
+  TempDir a, b;
+  auto da = std::make_unique<Daemon>(
+      a.path(),
+      std::vector<std::string>{"--database-url", url("alerting"), "--auth-mode", "disabled"});
+  auto db = std::make_unique<Daemon>(
+      b.path(),
+      std::vector<std::string>{"--database-url", url("alerting"), "--auth-mode", "disabled"});
+  ASSERT_TRUE(da->wait_ready()) << da->log();
+  ASSERT_TRUE(db->wait_ready()) << db->log();
+  auto evaluator = [](const Daemon& d) {
+    return metric_value(d.port(), "metricsd_alert_evaluator", -1);
+  };
+  ASSERT_TRUE(eventually([&] { return evaluator(*da) + evaluator(*db) == 1; }));
+  Daemon* leader = evaluator(*da) == 1 ? da.get() : db.get();
+  Daemon* follower = leader == da.get() ? db.get() : da.get();
+  auto post = [](const Daemon& d, const std::string& target, const std::string& body) {
+    return http_request(d.port(), "POST", target, body, {{"Content-Type", "application/json"}});
+  };
+  ASSERT_EQ(post(*follower, "/api/v1/alerts/receivers",
+                 R"({"name":"rx","kind":"webhook","url":")" + rx.url("/h") + R"("})")
+                .status,
+            201);
+  ASSERT_EQ(post(*follower, "/api/v1/alerts/rules",
+                 R"({"name":"hot","kind":"threshold","metric":"gpu.temp_c","levels":{"critical":80},
+                     "clear":60})")
+                .status,
+            201);
+  // The leader picks the rule up within its reload interval (10 s) when it was made on the
+  // other daemon; samples written to it from then on are evaluated.
+  std::string line;
+  ASSERT_TRUE(eventually(
+      [&] {
+        line = fmt::format("gpu,node=t-1 temp_c=90 {}\n", wall_ms());
+        http_request(leader->port(), "POST", "/api/v1/write?precision=ms", line);
+        return rx.wait_for(1, 500ms);
+      },
+      20s));
+  leader->signal(SIGKILL);
+  ASSERT_TRUE(eventually([&] { return evaluator(*follower) == 1; }, 30s)) << follower->log();
+  auto r = http_request(follower->port(), "POST", "/api/v1/write?precision=ms",
+                        fmt::format("gpu,node=t-1 temp_c=50 {}\n", wall_ms()));
+  ASSERT_EQ(r.status, 204) << r.body;
+  ASSERT_TRUE(rx.wait_for(2, 15s)) << follower->log();
+  auto got = rx.received();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_NE(got[0].body.find("\"event\":\"firing\""), std::string::npos) << got[0].body;
+  EXPECT_NE(got[1].body.find("\"event\":\"resolved\""), std::string::npos) << got[1].body;
 }
 
 TEST_F(ExternalDb, MigrateCommandAppliesAndIsIdempotent) {

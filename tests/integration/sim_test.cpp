@@ -83,7 +83,7 @@ TEST(Simulator, CliffsFireCliffAlerts) {
   ASSERT_EQ(r.status, 201) << r.body;
   ToolProcess sim(METRICSD_SIM_BINARY,
                   {"--server", "http://127.0.0.1:" + std::to_string(daemon.port()), "--nodes", "10",
-                   "--interval-s", "0.5", "--duration", "15s", "--seed", "3", "--cliffs-per-hour",
+                   "--interval-s", "0.5", "--duration", "10s", "--seed", "3", "--cliffs-per-hour",
                    "3600", "--cliff-ramp-s", "1", "--outages-per-hour", "0", "--token-file",
                    (dir.path() / "admin.token").string()});
   json fired;
