@@ -27,6 +27,9 @@ constexpr int64_t kReloadEveryMs = 10'000;
 constexpr int64_t kTickMs = 1000;
 // The shortest time between two evaluation passes (a bound on what a notification waits).
 constexpr int64_t kMinPassMs = 20;
+// A pass that took t is followed by the next no sooner than kPassDutyFactor * t after it
+// started.
+constexpr int kPassDutyFactor = 4;
 // Notifications still queued in the database taken back at once after a restart.
 constexpr int kMaxRequeue = 10'000;
 // Cooldowns are at most 24 h (core/alert_rule), so firings older than that never matter.
@@ -157,14 +160,16 @@ void AlertService::stop() {
 }
 
 void AlertService::run() {
-  auto last_pass = std::chrono::steady_clock::now();
+  using SteadyClock = std::chrono::steady_clock;
+  SteadyClock::time_point next_pass = SteadyClock::now();
   while (true) {
     {
       std::unique_lock lock(mu_);
-      // Passes at most every kMinPassMs: samples arriving meanwhile are evaluated together
-      // (a windowed aggregate is computed once per pass, not once per commit).
-      cv_.wait_until(lock, last_pass + std::chrono::milliseconds(kMinPassMs),
-                     [this] { return stopping_; });
+      // Samples arriving between passes are evaluated together (a windowed aggregate is
+      // computed once per pass, not once per commit). Passes start kMinPassMs apart, or
+      // further when they take long: then this thread spends at most a quarter of a core
+      // and what it costs ingest stays bounded under any load (notifications wait longer).
+      cv_.wait_until(lock, next_pass, [this] { return stopping_; });
       if (stopping_) break;
       int64_t wait = std::max<int64_t>(0, next_tick_ms_ - wall_ms());
       cv_.wait_for(lock, std::chrono::milliseconds(wait), [this] {
@@ -173,12 +178,15 @@ void AlertService::run() {
       });
       if (stopping_) break;
     }
-    last_pass = std::chrono::steady_clock::now();
+    const auto started = SteadyClock::now();
     bool tick = wall_ms() >= next_tick_ms_;
     if (tick) next_tick_ms_ = wall_ms() + kTickMs;
     try {
       pass(tick);
       failing_ = false;
+      auto took = SteadyClock::now() - started;
+      next_pass = started + std::max<SteadyClock::duration>(
+                                std::chrono::milliseconds(kMinPassMs), kPassDutyFactor * took);
     } catch (const std::exception& e) {
       failures_.inc();
       if (!failing_) spdlog::warn("alert evaluation failed (will retry): {}", e.what());

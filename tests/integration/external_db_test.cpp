@@ -180,6 +180,12 @@ TEST_F(ExternalDb, OneDaemonEvaluatesAlertsAndAnotherTakesOverWhenItDies) {
         return rx.wait_for(1, 500ms);
       },
       20s));
+  // Killed once the delivery is recorded (one killed between delivering and recording is
+  // delivered again by the next evaluator: receivers deduplicate by X-Metricsd-Delivery).
+  ASSERT_TRUE(eventually([&] {
+    auto h = http_request(leader->port(), "GET", "/api/v1/alerts/history?node=t-1").body;
+    return h.find("\"state\":\"sent\"") != std::string::npos;
+  }));
   leader->signal(SIGKILL);
   ASSERT_TRUE(eventually([&] { return evaluator(*follower) == 1; }, 30s)) << follower->log();
   auto r = http_request(follower->port(), "POST", "/api/v1/write?precision=ms",
