@@ -3,7 +3,8 @@
 // prober writes one crossing sample at a time (`probe,node=p<k> v=100`) and a webhook
 // receiver on --listen takes the notifications. For each firing of a probe node it records
 // how long after the probe's POST was answered (committed) and after it was sent the
-// webhook arrived. Between probes of one node the prober writes v=0 to resolve its alert.
+// webhook arrived. Between probes of one node the prober writes v=0 to resolve its alert;
+// before each probe the node sends a heartbeat (it would turn stale otherwise).
 // The rules and the receiver are the caller's (bench/run_alerts.sh): a threshold on
 // probe.v with no `for` and no cooldown, and a webhook receiver for it.
 #include <boost/asio/co_spawn.hpp>
@@ -145,9 +146,14 @@ void probe_loop(const Options& o, const tools::ServerUrl& url, Probes& probes,
     int64_t ts = std::chrono::duration_cast<std::chrono::milliseconds>(
                      std::chrono::system_clock::now().time_since_epoch())
                      .count();
-    auto r = client.post(
-        "/api/v1/write?precision=ms",
-        "probe,node=p" + std::to_string(reset) + " v=0 " + std::to_string(ts) + "\n", "text/plain");
+    // A node heard from by samples only turns stale after nodes.stale_after_s, and a
+    // stale node's threshold alerts hold still: the probe nodes send heartbeats too.
+    auto r =
+        client.post("/api/v1/nodes/p" + std::to_string(k) + "/heartbeat", "{}", "application/json");
+    if (r.status != 200) ++probes.probe_errors;
+    r = client.post("/api/v1/write?precision=ms",
+                    "probe,node=p" + std::to_string(reset) + " v=0 " + std::to_string(ts) + "\n",
+                    "text/plain");
     if (r.status != 204) ++probes.probe_errors;
     {
       std::lock_guard lock(probes.mu);

@@ -25,11 +25,12 @@ constexpr int64_t kAlertLockKey = 0x616c65727473;
 // within this.
 constexpr int64_t kReloadEveryMs = 10'000;
 constexpr int64_t kTickMs = 1000;
-// The shortest time between two evaluation passes (a bound on what a notification waits).
+// Evaluation passes start 2t apart when a pass takes t, but at least kMinPassMs and at
+// most kMaxPassGapMs apart: samples arriving between passes are evaluated together (a
+// windowed aggregate is computed once per pass, not once per commit), a loaded evaluator
+// spends about half a core, and a notification waits at most kMaxPassGapMs for its pass.
 constexpr int64_t kMinPassMs = 20;
-// A pass that took t is followed by the next no sooner than kPassDutyFactor * t after it
-// started.
-constexpr int kPassDutyFactor = 4;
+constexpr int64_t kMaxPassGapMs = 50;
 // Notifications still queued in the database taken back at once after a restart.
 constexpr int kMaxRequeue = 10'000;
 // Cooldowns are at most 24 h (core/alert_rule), so firings older than that never matter.
@@ -165,10 +166,6 @@ void AlertService::run() {
   while (true) {
     {
       std::unique_lock lock(mu_);
-      // Samples arriving between passes are evaluated together (a windowed aggregate is
-      // computed once per pass, not once per commit). Passes start kMinPassMs apart, or
-      // further when they take long: then this thread spends at most a quarter of a core
-      // and what it costs ingest stays bounded under any load (notifications wait longer).
       cv_.wait_until(lock, next_pass, [this] { return stopping_; });
       if (stopping_) break;
       int64_t wait = std::max<int64_t>(0, next_tick_ms_ - wall_ms());
@@ -185,8 +182,9 @@ void AlertService::run() {
       pass(tick);
       failing_ = false;
       auto took = SteadyClock::now() - started;
-      next_pass = started + std::max<SteadyClock::duration>(
-                                std::chrono::milliseconds(kMinPassMs), kPassDutyFactor * took);
+      next_pass = started +
+                  std::clamp<SteadyClock::duration>(2 * took, std::chrono::milliseconds(kMinPassMs),
+                                                    std::chrono::milliseconds(kMaxPassGapMs));
     } catch (const std::exception& e) {
       failures_.inc();
       if (!failing_) spdlog::warn("alert evaluation failed (will retry): {}", e.what());
