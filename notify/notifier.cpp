@@ -20,6 +20,7 @@ struct Notifier::Worker {
   std::condition_variable cv;
   std::deque<AlertNotification> queue;
   bool stopping = false;
+  bool done = false;  // run() has returned: joining the thread will not block
   std::thread thread;
 };
 
@@ -99,6 +100,8 @@ void Notifier::set_receivers(std::vector<AlertReceiver> receivers) {
     w->thread = std::thread([this, raw] {
       name_this_thread("md-notify");
       run(*raw);
+      std::lock_guard lock(raw->mu);
+      raw->done = true;
     });
     next[id] = std::move(w);
   }
@@ -117,10 +120,11 @@ void Notifier::set_receivers(std::vector<AlertReceiver> receivers) {
     retired_.push_back(std::move(w));
   }
   workers_ = std::move(next);
-  // Join the retired ones that have finished (a hung delivery ends at its timeout).
+  // Join the retired ones that have finished; one still delivering (a hung receiver holds
+  // it up to its timeout) is joined by a later call or by stop(), never waited for here.
   std::erase_if(retired_, [](std::shared_ptr<Worker>& w) {
     std::unique_lock lock(w->mu);
-    if (!w->queue.empty() || !w->stopping) return false;
+    if (!w->done) return false;
     lock.unlock();
     if (w->thread.joinable()) w->thread.join();
     return true;
@@ -135,8 +139,8 @@ bool Notifier::enqueue(int64_t receiver_id, AlertNotification n) {
     std::lock_guard lock(w.mu);
     if (w.queue.size() >= max_queue_) return false;
     w.queue.push_back(std::move(n));
+    queued_.fetch_add(1);  // before the worker can take it and subtract
   }
-  queued_.fetch_add(1);
   w.cv.notify_one();
   return true;
 }
