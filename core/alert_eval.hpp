@@ -37,6 +37,13 @@ struct AlertTransition {
   int64_t ts_ms = 0;
 };
 
+// A notification of a transition to one receiver (storage keeps it, notify/ sends it).
+struct AlertNotification {
+  int64_t id = 0;  // the notification's id (alert_notifications.id): receivers deduplicate by it
+  AlertTransition t;
+  std::string description;  // the rule's
+};
+
 // A group that is pending or firing.
 struct ActiveAlert {
   int64_t rule_id = 0;

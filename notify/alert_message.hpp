@@ -10,11 +10,7 @@
 
 namespace metricsd::notify {
 
-struct AlertNotification {
-  int64_t id = 0;  // the notification's id (alert_notifications.id): receivers deduplicate by it
-  AlertTransition t;
-  std::string description;  // the rule's
-};
+using metricsd::AlertNotification;  // core/alert_eval.hpp
 
 // An alert as GET /api/v1/alerts and the stream's snapshot show it.
 nlohmann::json active_alert_json(const ActiveAlert& a);

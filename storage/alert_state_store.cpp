@@ -154,10 +154,10 @@ std::vector<AlertHistoryRow> list_alert_history(pqxx::connection& c, int64_t rul
   return out;
 }
 
-std::vector<std::pair<int64_t, notify::AlertNotification>> load_queued_notifications(
-    pqxx::connection& c, int limit) {
+std::vector<std::pair<int64_t, AlertNotification>> load_queued_notifications(pqxx::connection& c,
+                                                                             int limit) {
   pqxx::nontransaction tx(c);
-  std::vector<std::pair<int64_t, notify::AlertNotification>> out;
+  std::vector<std::pair<int64_t, AlertNotification>> out;
   for (const auto& r : tx.exec_params(
            fmt::format("SELECT n.id, n.receiver_id, coalesce(h.rule_id, 0), h.rule_name, "
                        "h.node_id, h.event, h.severity, h.value, {}, "
@@ -167,7 +167,7 @@ std::vector<std::pair<int64_t, notify::AlertNotification>> load_queued_notificat
                        "WHERE n.state = 'queued' ORDER BY n.id LIMIT $1",
                        fmt::format(kMs, "h.ts")),
            limit)) {
-    notify::AlertNotification n;
+    AlertNotification n;
     n.id = r[0].as<int64_t>();
     n.t = {r[2].as<int64_t>(),     r[3].as<std::string>(), r[4].as<std::string>(),
            r[5].as<std::string>(), r[6].as<std::string>(), value_from(r[7]),

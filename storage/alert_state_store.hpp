@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "core/alert_eval.hpp"
-#include "notify/alert_message.hpp"
 
 namespace metricsd::storage {
 
@@ -63,8 +62,8 @@ std::vector<AlertHistoryRow> list_alert_history(pqxx::connection& c, int64_t rul
 
 // Notifications still queued (the daemon stopped before they were delivered), oldest
 // first, at most `limit`, with their receivers.
-std::vector<std::pair<int64_t, notify::AlertNotification>> load_queued_notifications(
-    pqxx::connection& c, int limit);
+std::vector<std::pair<int64_t, AlertNotification>> load_queued_notifications(pqxx::connection& c,
+                                                                             int limit);
 // The outcome of delivering one.
 void record_notification_outcome(pqxx::connection& c, int64_t id, const std::string& state,
                                  int attempts, const std::string& detail);
