@@ -92,6 +92,21 @@ void declare(FlagSet& flags, AgentOptions& o) {
   flags.add("per-core", &o.per_core)
       .help("also send system.cpu_util{core=N}")
       .env("METRICSD_AGENT_PER_CORE");
+  flags.add("gpu-source", &o.gpu_source)
+      .arg("SOURCE")
+      .help(
+          "auto (NVML, else nvidia-smi, else none), nvml, nvidia-smi or none; nvml and nvidia-smi "
+          "fail the start when unusable")
+      .env("METRICSD_AGENT_GPU_SOURCE");
+  flags.add("nvml-library", &o.nvml_library)
+      .arg("PATH")
+      .help("the NVML library to load")
+      .env("METRICSD_AGENT_NVML_LIBRARY");
+  flags.add("gpu-processes", &o.gpu_processes)
+      .arg("N")
+      .help("GPU processes sent as gpu.process_mem_mb, the node's top N by GPU memory (NVML)")
+      .range(0, 1000)
+      .env("METRICSD_AGENT_GPU_PROCESSES");
   flags.add("once", &o.once).help("collect and send once, then exit (0 when delivered)");
   flags.add("flush-timeout-s", &o.flush_timeout_s)
       .arg("SECONDS")
@@ -135,6 +150,11 @@ AgentOptions parse_agent_options(const std::vector<std::string>& args,
     throw FlagError("--node: '" + o.node +
                     "' is not a node id ([A-Za-z0-9][A-Za-z0-9._:-]{0,127})");
   if (!o.listen_lp.empty()) parse_loopback_listen(o.listen_lp);
+  if (o.gpu_source != "auto" && o.gpu_source != "nvml" && o.gpu_source != "nvidia-smi" &&
+      o.gpu_source != "none")
+    throw FlagError("--gpu-source: expected auto, nvml, nvidia-smi or none, got '" + o.gpu_source +
+                    "'");
+  if (o.nvml_library.empty()) throw FlagError("--nvml-library: empty path");
   return o;
 }
 

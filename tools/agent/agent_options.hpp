@@ -26,6 +26,9 @@ struct AgentOptions {
   double hook_timeout_s = 30;
   std::string proc_root = "/proc", sys_root = "/sys";
   bool per_core = false;
+  std::string gpu_source = "auto";  // auto | nvml | nvidia-smi | none
+  std::string nvml_library = "libnvidia-ml.so.1";
+  size_t gpu_processes = 10;  // gpu.process_mem_mb series, top N of the node
   bool once = false;
   double flush_timeout_s = 5;
   double request_timeout_s = 10;

@@ -7,15 +7,20 @@
 
 #include <algorithm>
 #include <memory>
+#include <stdexcept>
 #include <thread>
 
 #include "core/clock.hpp"
 #include "tools/agent/command_runner.hpp"
 #include "tools/agent/lp_forward.hpp"
 #include "tools/agent/lp_listener.hpp"
+#include "tools/agent/nvml_collector.hpp"
+#include "tools/agent/nvml_library.hpp"
 #include "tools/agent/outbox.hpp"
 #include "tools/agent/sender.hpp"
 #include "tools/agent/system_collector.hpp"
+#include "tools/agent/xid_codes.hpp"
+#include "tools/agent/xid_watcher.hpp"
 
 namespace metricsd::tools {
 namespace {
@@ -36,15 +41,27 @@ class CollectionLoop {
     config.proc_root = o.proc_root;
     config.sys_root = o.sys_root;
     config.per_core = o.per_core;
-    config.nvidia_smi = find_on_path("nvidia-smi");
+    choose_gpu_source(o, config);
     config.gpu_timeout =
         std::clamp(seconds_ms(o.interval_s), milliseconds(1000), milliseconds(5000));
-    if (!config.nvidia_smi.empty()) spdlog::info("GPUs from {}", config.nvidia_smi);
     collector_ = std::make_unique<SystemCollector>(std::move(config));
   }
 
   void collect_once() {
     Collection c = collector_->collect(wall_ms(), steady_s());
+    for (const auto& n : c.gpu_notices)
+      log_notice(n);
+    if (xid_) {
+      for (const auto& n : xid_->take_notices())
+        log_notice(n);
+      auto counters = xid_->counters(c.ts_ms);
+      c.labelled.insert(c.labelled.end(), counters.begin(), counters.end());
+      for (const auto& e : xid_->take_events()) {
+        const std::string what = xid_description(e.code);
+        spdlog::warn("GPU {}: XID {}{}", e.gpu, e.code, what.empty() ? "" : " (" + what + ")");
+        c.events.push_back(e.to_event());
+      }
+    }
     report("nvidia-smi", c.gpu_error, gpu_error_);
     // Logged when the count changes, not every interval.
     if (c.gpu_garbage_lines != gpu_garbage_lines_ && c.gpu_garbage_lines > 0)
@@ -101,6 +118,42 @@ class CollectionLoop {
     outbox_.add_lines(std::move(lines));
   }
 
+  // NVML first when it loads (auto, nvml), else nvidia-smi on PATH (auto, nvidia-smi).
+  // A source asked for by name that cannot work fails the start.
+  void choose_gpu_source(const AgentOptions& o, CollectorConfig& config) {
+    if (o.gpu_source == "none") return;
+    if (o.gpu_source == "auto" || o.gpu_source == "nvml") {
+      std::string error;
+      nvml_lib_ = NvmlLibrary::open(o.nvml_library, error);
+      if (nvml_lib_) {
+        NvmlCollectorOptions n;
+        n.top_processes = o.gpu_processes;
+        n.proc_root = o.proc_root;
+        nvml_ = std::make_unique<NvmlCollector>(*nvml_lib_, n);
+        xid_ = std::make_unique<XidWatcher>(*nvml_lib_, nvml_->handles());
+        config.nvml = nvml_.get();
+        spdlog::info("GPUs from NVML ({}): {} GPU(s), driver {}{}", o.nvml_library,
+                     nvml_->gpus_info().size(), nvml_->driver_version(),
+                     xid_->watching() ? ", watching XID errors" : "");
+        return;
+      }
+      if (o.gpu_source == "nvml")
+        throw std::runtime_error("--gpu-source nvml: cannot use " + o.nvml_library + ": " + error);
+      spdlog::info("NVML not usable ({}); trying nvidia-smi", error);
+    }
+    config.nvidia_smi = find_on_path("nvidia-smi");
+    if (config.nvidia_smi.empty() && o.gpu_source == "nvidia-smi")
+      throw std::runtime_error("--gpu-source nvidia-smi: nvidia-smi is not on PATH");
+    if (!config.nvidia_smi.empty()) spdlog::info("GPUs from {}", config.nvidia_smi);
+  }
+
+  static void log_notice(const std::string& text) {
+    if (text.find("left out") != std::string::npos || text.find(" is back") != std::string::npos)
+      spdlog::info("{}", text);
+    else
+      spdlog::warn("{}", text);
+  }
+
   static void report(const char* what, const std::string& error, std::string& last) {
     if (error == last) return;
     if (error.empty())
@@ -112,6 +165,10 @@ class CollectionLoop {
 
   const AgentOptions& options_;
   Outbox& outbox_;
+  // Destroyed in reverse: the XID thread stops before NVML is shut down.
+  std::unique_ptr<NvmlLibrary> nvml_lib_;
+  std::unique_ptr<NvmlCollector> nvml_;
+  std::unique_ptr<XidWatcher> xid_;
   std::unique_ptr<SystemCollector> collector_;
   std::string gpu_error_, exec_error_;
   size_t gpu_garbage_lines_ = 0, exec_garbage_lines_ = 0;

@@ -1,6 +1,8 @@
 // The agent's undelivered data (see outbox.hpp).
 #include "tools/agent/outbox.hpp"
 
+#include <utility>
+
 namespace metricsd::tools {
 
 Outbox::Outbox(size_t capacity) : samples_(capacity), lines_(capacity, kMaxLineBytes) {}
@@ -11,6 +13,9 @@ void Outbox::add_collection(Collection c) {
     if (heartbeat_) samples_.push(heartbeat_->all_samples_unlabelled());
     samples_.push(std::move(c.labelled));
     c.labelled.clear();
+    for (auto& e : c.events)
+      add_event_locked(std::move(e), false);
+    c.events = nlohmann::json::array();
     heartbeat_ = std::move(c);
   }
   cv_.notify_all();
@@ -25,16 +30,43 @@ void Outbox::add_lines(std::vector<std::string> lines) {
   cv_.notify_all();
 }
 
+void Outbox::add_event_locked(nlohmann::json e, bool front) {
+  if (events_.size() >= kMaxEvents) {
+    if (front) return;  // the queue filled meanwhile with newer ones: this one is shed
+    events_.pop_front();
+    ++shed_events_;
+  }
+  if (front)
+    events_.push_front(std::move(e));
+  else
+    events_.push_back(std::move(e));
+}
+
 std::optional<Collection> Outbox::take_heartbeat() {
   std::lock_guard lock(mu_);
   auto out = std::move(heartbeat_);
   heartbeat_.reset();
+  if (out) {
+    out->events = nlohmann::json::array();
+    while (!events_.empty() && out->events.size() < kEventsPerHeartbeat) {
+      out->events.push_back(std::move(events_.front()));
+      events_.pop_front();
+    }
+  }
   return out;
 }
 
-void Outbox::heartbeat_failed(const Collection& c) {
+void Outbox::heartbeat_failed(const Collection& c, bool drop_events) {
   std::lock_guard lock(mu_);
   samples_.push(c.all_samples_unlabelled());
+  if (drop_events) return;
+  for (auto it = c.events.rbegin(); it != c.events.rend(); ++it)
+    add_event_locked(*it, true);
+}
+
+size_t Outbox::pending_events() const {
+  std::lock_guard lock(mu_);
+  return events_.size();
 }
 
 std::vector<Sample> Outbox::take_samples(size_t max) {
@@ -79,6 +111,11 @@ std::pair<uint64_t, uint64_t> Outbox::take_shed_counts() {
   reported_shed_samples_ = samples_.shed_total();
   reported_shed_lines_ = lines_.shed_total();
   return out;
+}
+
+uint64_t Outbox::take_shed_events() {
+  std::lock_guard lock(mu_);
+  return shed_events_ - std::exchange(reported_shed_events_, shed_events_);
 }
 
 bool Outbox::has_work_locked() const {

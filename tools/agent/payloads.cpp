@@ -15,6 +15,7 @@ std::string heartbeat_json(const HeartbeatBody& hb) {
   doc["metrics"] = json::object();
   for (const auto& [k, v] : hb.metrics)
     doc["metrics"][k] = v;
+  if (hb.events.is_array() && !hb.events.empty()) doc["events"] = hb.events;
   return doc.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

@@ -20,6 +20,7 @@ struct HeartbeatBody {
   nlohmann::json state;  // null: not sent
   nlohmann::json info;   // null: not sent
   std::map<std::string, double> metrics;
+  nlohmann::json events = nlohmann::json::array();  // node events; left out when empty
 };
 std::string heartbeat_json(const HeartbeatBody& hb);
 

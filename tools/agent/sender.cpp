@@ -117,8 +117,21 @@ Sender::Outcome Sender::send_heartbeat(const Collection& c) {
   hb.interval_s = options_.interval_s;
   hb.info = c.info;
   hb.metrics = c.unlabelled;
-  auto r = http_.post("/api/v1/nodes/" + options_.node + "/heartbeat", heartbeat_json(hb),
-                      "application/json");
+  if (!events_refused_) hb.events = c.events;
+  const std::string path = "/api/v1/nodes/" + options_.node + "/heartbeat";
+  auto r = http_.post(path, heartbeat_json(hb), "application/json");
+  if (r.status == 400 && !hb.events.empty() &&
+      error_message(r.body).find("events") != std::string::npos) {
+    // A server older than node events: said once, then heartbeats go without them (the
+    // XID counters still count every error).
+    spdlog::warn(
+        "the server refused the heartbeat's node events ({}); sending heartbeats without "
+        "them from now on, {} event(s) dropped",
+        error_message(r.body), hb.events.size());
+    events_refused_ = true;
+    hb.events = nlohmann::json::array();
+    r = http_.post(path, heartbeat_json(hb), "application/json");
+  }
   Outcome o = classify(r, "heartbeat", hb.metrics.size());
   if (o == Outcome::kOk)
     for (const auto& cmd : parse_commands(r.body))
@@ -176,6 +189,9 @@ void Sender::on_success() {
 }
 
 void Sender::log_shedding() {
+  if (uint64_t events = outbox_.take_shed_events())
+    spdlog::warn("more than {} node events waiting: shed the {} oldest", Outbox::kMaxEvents,
+                 events);
   auto [samples, lines] = outbox_.take_shed_counts();
   if (samples + lines > 0)
     spdlog::warn(

@@ -58,6 +58,7 @@ class Sender {
   uint64_t outage_failures_ = 0;
   bool auth_failed_ = false;
   bool ack_missing_logged_ = false;         // the server answered "no such endpoint" on an ack
+  bool events_refused_ = false;             // the server refused heartbeats' node events
   std::set<std::string> handled_commands_;  // bounded: cleared beyond 1000 ids
 };
 

@@ -47,7 +47,7 @@ Collection SystemCollector::collect(int64_t now_ms, double mono_s) {
   collect_net(c, dt);
   auto temps = read_sysfs_temps(config_.sys_root, now_ms);
   c.labelled.insert(c.labelled.end(), temps.begin(), temps.end());
-  collect_gpus(c);
+  collect_gpus(c, mono_s);
   c.info = info();
   return c;
 }
@@ -114,7 +114,22 @@ void SystemCollector::collect_net(Collection& c, double dt) {
   last_net_ = std::move(net);
 }
 
-void SystemCollector::collect_gpus(Collection& c) {
+void SystemCollector::collect_gpus(Collection& c, double mono_s) {
+  if (config_.nvml) {
+    NvmlReading r = config_.nvml->collect(c.ts_ms, mono_s);
+    gpu_processes_ = nlohmann::json::array();
+    for (const auto& s : r.samples)
+      if (s.metric == "gpu.process_mem_mb")
+        gpu_processes_.push_back({{"gpu", s.labels.at("gpu")},
+                                  {"pid", std::stoll(s.labels.at("pid"))},
+                                  {"process", s.labels.at("process")},
+                                  {"mem_mb", s.value}});
+    c.labelled.insert(c.labelled.end(), std::make_move_iterator(r.samples.begin()),
+                      std::make_move_iterator(r.samples.end()));
+    c.gpu_notices = std::move(r.notices);
+    if (r.gpus > 0) c.unlabelled["gpu.count"] = static_cast<double>(r.gpus);
+    return;
+  }
   if (config_.nvidia_smi.empty()) return;
   CommandSpec spec;
   spec.argv = {config_.nvidia_smi, std::string("--query-gpu=") + kGpuQueryFields,
@@ -140,16 +155,29 @@ void SystemCollector::collect_gpus(Collection& c) {
 
 nlohmann::json SystemCollector::info() const {
   nlohmann::json gpus = nlohmann::json::array();
-  for (const auto& g : gpus_) {
-    nlohmann::json one = {{"index", g.index}, {"name", g.name}};
-    if (g.mem_total_mb) one["vram_mb"] = *g.mem_total_mb;
-    gpus.push_back(std::move(one));
+  if (config_.nvml) {
+    gpus = config_.nvml->gpus_info();
+  } else {
+    for (const auto& g : gpus_) {
+      nlohmann::json one = {{"index", g.index}, {"name", g.name}};
+      if (g.mem_total_mb) one["vram_mb"] = *g.mem_total_mb;
+      gpus.push_back(std::move(one));
+    }
   }
-  return {{"cpu_model", cpu_info_.model},
-          {"cpu_cores", cpu_info_.cores},
-          {"mem_total_mb", mem_total_kb_ / 1024.0},
-          {"gpus", std::move(gpus)},
-          {"agent", "metricsd-agent"}};
+  nlohmann::json out = {{"cpu_model", cpu_info_.model},
+                        {"cpu_cores", cpu_info_.cores},
+                        {"mem_total_mb", mem_total_kb_ / 1024.0},
+                        {"gpus", std::move(gpus)},
+                        {"agent", "metricsd-agent"}};
+  if (config_.nvml) {
+    out["gpu_source"] = "nvml";
+    if (!config_.nvml->driver_version().empty()) out["gpu_driver"] = config_.nvml->driver_version();
+    if (!config_.nvml->cuda_version().empty()) out["cuda_version"] = config_.nvml->cuda_version();
+    out["gpu_processes"] = gpu_processes_;
+  } else if (!config_.nvidia_smi.empty()) {
+    out["gpu_source"] = "nvidia-smi";
+  }
+  return out;
 }
 
 }  // namespace metricsd::tools
