@@ -10,6 +10,7 @@
 #include "tools/agent/outbox.hpp"
 #include "tools/agent/payloads.hpp"
 #include "tools/agent/retry_policy.hpp"
+#include "tools/agent/xid_watcher.hpp"
 
 namespace metricsd::tools {
 namespace {
@@ -84,6 +85,39 @@ TEST(AgentOutbox, ShedCountsAreReportedOnce) {
   EXPECT_EQ(box.take_lines(5, 1 << 20), (std::vector<std::string>{"c"}));
 }
 
+// Node events (XID errors) wait for a heartbeat: at most 100 ride on one, a failed one
+// gives them back in order, a refused one drops them, and beyond 1000 the oldest are shed.
+TEST(AgentOutbox, NodeEventsRideOnHeartbeatsBoundedAndInOrder) {
+  Outbox box(100);
+  auto with_events = [](int64_t ts, int from, int n) {
+    Collection c = collection(ts, 0.5);
+    for (int i = from; i < from + n; ++i)
+      c.events.push_back({{"type", "gpu_xid"}, {"data", {{"code", i}}}});
+    return c;
+  };
+  box.add_collection(with_events(1000, 0, 150));
+  auto hb = box.take_heartbeat();
+  ASSERT_TRUE(hb);
+  ASSERT_EQ(hb->events.size(), Outbox::kEventsPerHeartbeat);
+  EXPECT_EQ(hb->events[0]["data"]["code"], 0);
+  EXPECT_EQ(box.pending_events(), 50u);
+  box.heartbeat_failed(*hb);  // undelivered: back in front, in order
+  EXPECT_EQ(box.pending_events(), 150u);
+  box.add_collection(with_events(2000, 150, 1));
+  hb = box.take_heartbeat();
+  ASSERT_TRUE(hb);
+  EXPECT_EQ(hb->events[0]["data"]["code"], 0);
+  EXPECT_EQ(hb->events[99]["data"]["code"], 99);
+  box.heartbeat_failed(*hb, true);  // refused: dropped
+  EXPECT_EQ(box.pending_events(), 51u);
+  box.add_collection(with_events(3000, 1000, 1000));
+  EXPECT_EQ(box.pending_events(), Outbox::kMaxEvents);
+  EXPECT_EQ(box.take_shed_events(), 51u);
+  EXPECT_EQ(box.take_shed_events(), 0u);
+  hb = box.take_heartbeat();
+  EXPECT_EQ(hb->events[0]["data"]["code"], 1000);
+}
+
 TEST(AgentRetry, BackoffDoublesWithJitterUpToTheCapAndHonoursRetryAfter) {
   RetryPolicy p(milliseconds(500), milliseconds(8000), 7);
   int64_t prev_step = 0;
@@ -128,7 +162,14 @@ TEST(AgentPayloads, BodiesFollowTheApi) {
   EXPECT_EQ(h["labels"]["site"], "lab");
   EXPECT_EQ(h["state"]["throttle"], 0.5);
   EXPECT_FALSE(h.contains("info"));
+  EXPECT_FALSE(h.contains("events"));  // none: left out, as older servers know no events
   EXPECT_EQ(h["metrics"]["system.cpu_util"], 12.5);
+  hb.events.push_back(XidEvent{"0", 79, 1795600000250, ""}.to_event());
+  h = nlohmann::json::parse(heartbeat_json(hb));
+  ASSERT_EQ(h["events"].size(), 1u);
+  EXPECT_EQ(h["events"][0]["type"], "gpu_xid");
+  EXPECT_DOUBLE_EQ(h["events"][0]["ts"].get<double>(), 1795600000.25);
+  EXPECT_EQ(h["events"][0]["data"]["code"], 79);
 
   auto a = nlohmann::json::parse(ack_json(false, "boom"));
   EXPECT_EQ(a, (nlohmann::json{{"status", "failed"}, {"message", "boom"}}));
@@ -186,6 +227,9 @@ TEST(AgentOptionsParse, BadFlagsAreRefusedWithTheirName) {
   refused({"--buffer-samples", "0"}, "--buffer-samples");
   refused({"--server"}, "needs a value");
   refused({"--server", "https://tls.example:8443"}, "--server");
+  refused({"--gpu-source", "cuda"}, "--gpu-source");
+  refused({"--gpu-processes", "-1"}, "--gpu-processes");
+  refused({"--nvml-library", ""}, "--nvml-library");
   EXPECT_EQ(parse_loopback_listen("127.0.0.1:8094"),
             (std::pair<std::string, unsigned short>{"127.0.0.1", 8094}));
   EXPECT_EQ(parse_loopback_listen("localhost:0").first, "127.0.0.1");
