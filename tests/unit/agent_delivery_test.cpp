@@ -175,6 +175,29 @@ TEST(AgentPayloads, BodiesFollowTheApi) {
   EXPECT_EQ(a, (nlohmann::json{{"status", "failed"}, {"message", "boom"}}));
 }
 
+// The samples body is written without a JSON library: it must parse back to what was sent,
+// with quotes, control characters and multi-byte UTF-8 intact and invalid UTF-8 replaced.
+TEST(AgentPayloads, MetricsBodyEscapesAndKeepsEveryValue) {
+  const std::string odd = std::string("a\"b\\c\n\x01 d\xc3\xa9 \xe2\x82\xac") + "\xff\xc3";
+  std::vector<Sample> in = {
+      {"gpu.process_mem_mb", {{"process", odd}, {"pid", "42"}}, 70000.5, 1795600000001, ""},
+      {"x.y", {}, -1e-300, 0, "n\"2"},
+      {"x.z", {}, 1.0 / 3, 1, ""}};
+  auto doc = nlohmann::json::parse(metrics_json("n1", in));
+  ASSERT_EQ(doc["samples"].size(), 3u);
+  EXPECT_EQ(doc["node"], "n1");
+  EXPECT_EQ(doc["samples"][0]["labels"]["process"],
+            std::string("a\"b\\c\n\x01 d\xc3\xa9 \xe2\x82\xac") + "\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_EQ(doc["samples"][0]["labels"]["pid"], "42");
+  EXPECT_DOUBLE_EQ(doc["samples"][0]["value"].get<double>(), 70000.5);
+  EXPECT_DOUBLE_EQ(doc["samples"][0]["ts"].get<double>(), 1795600000.001);
+  EXPECT_EQ(doc["samples"][1]["node"], "n\"2");
+  EXPECT_EQ(doc["samples"][1]["value"].get<double>(), -1e-300);
+  EXPECT_EQ(doc["samples"][2]["value"].get<double>(), 1.0 / 3);  // round-trips exactly
+  EXPECT_EQ(nlohmann::json::parse(metrics_json("", {})),
+            (nlohmann::json{{"samples", nlohmann::json::array()}}));
+}
+
 TEST(AgentPayloads, CommandsFromHeartbeatAnswers) {
   auto c = parse_commands(
       R"({"server_time":"x","commands":[{"id":7,"type":"pause","args":{"s":1}},{"id":"a8","type":"stop"},{"type":"x"},5]})");
