@@ -30,6 +30,13 @@ class Authorizer {
   virtual boost::asio::awaitable<void> authorize(Request& req, Access access,
                                                  bool allow_query_token) = 0;
 
+  // An open stream's periodic re-check of the request it was authorized with (revoked,
+  // expired, role changed): the same answers as authorize(), but it spends no request
+  // budget, neither the token's nor its address's, so idle streams cost their token
+  // nothing. Never 429.
+  virtual boost::asio::awaitable<void> recheck(Request& req, Access access,
+                                               bool allow_query_token) = 0;
+
   // An agent token bound to a node acts for that node only: throws ApiError 403 when the
   // request's principal may not act for `node`.
   virtual void require_node(const Request& req, std::string_view node) = 0;

@@ -7,6 +7,7 @@
 
 #include "api/json_body.hpp"
 #include "api/query_params.hpp"
+#include "core/log_escape.hpp"
 #include "storage/token_store.hpp"
 
 namespace metricsd::api {
@@ -91,8 +92,9 @@ boost::asio::awaitable<Response> ConfigHandlers::update(Request& req) {
     audit.details_json = json{{"changed", changed}}.dump();
     co_await db_.pool().run([&](pqxx::connection& c) { storage::insert_audit(c, audit); });
     live_.apply(changes);
-    spdlog::info("settings changed at run time by token \"{}\" from {}: {}", audit.token_name,
-                 req.remote_addr, changed.dump());
+    spdlog::info("settings changed at run time by token \"{}\" from {}: {}",
+                 escape_for_log(audit.token_name), req.remote_addr,
+                 escape_for_log(changed.dump(-1, ' ', false, json::error_handler_t::replace)));
   }
   co_return json_response(200, {{"changed", changed},
                                 {"settings", settings_json(live_.current())},

@@ -71,10 +71,14 @@ std::string_view error_code_for_status(int status) {
       return "uri_too_long";
     case 415:
       return "unsupported_media_type";
+    case 417:
+      return "expectation_failed";
     case 429:
       return "rate_limited";
     case 431:
       return "headers_too_large";
+    case 501:
+      return "not_implemented";
     case 503:
       return "unavailable";
     default:

@@ -43,14 +43,13 @@ std::string check_node(std::string_view n) {
                      std::string(n.substr(0, 160)));
 }
 
-// A JSON time: RFC 3339 string or unix seconds.
+}  // namespace
+
 std::optional<int64_t> json_time(const json& v) {
   if (v.is_number()) return seconds_to_ms(v.get<double>());
   if (v.is_string()) return parse_rfc3339_ms(v.get_ref<const std::string&>());
   return std::nullopt;
 }
-
-}  // namespace
 
 void Problems::at_line(size_t line, std::string message) {
   if (count++ < kMaxProblems) details.push_back({{"line", line}, {"message", std::move(message)}});

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -37,6 +38,10 @@ struct LineProtocolStats {
   size_t cached_lines = 0;    // lines whose series the cache knew
   size_t uncached_lines = 0;  // lines resolved the long way while a cache was given
 };
+
+// A time in a JSON body: an RFC 3339 string or a number of unix seconds; nullopt when it is
+// neither or outside the years 0000 to 9999 (check it against TimeBounds next).
+std::optional<int64_t> json_time(const nlohmann::json& v);
 
 class LineSeriesCache;
 

@@ -162,8 +162,10 @@ boost::asio::awaitable<Response> IngestHandlers::heartbeat(Request& req) {
   std::string inflated;
   std::string_view body = body_of(req, inflated);
   const int64_t now = wall_ms();
+  // Events' times are held to the samples' bounds.
+  TimeBounds bounds{now, settings_.ingest_max_future_s * 1000, live_.retention_raw_ms()};
   Problems problems;
-  DecodedHeartbeat hb = decode_heartbeat(body, node, now, problems);
+  DecodedHeartbeat hb = decode_heartbeat(body, node, bounds, problems);
   if (!problems.empty()) throw invalid(problems, hb.samples.size());
   authorize_samples(req, hb.samples);
   auto& f = hb.fields;
@@ -173,7 +175,8 @@ boost::asio::awaitable<Response> IngestHandlers::heartbeat(Request& req) {
                                   std::move(f.labels_json),
                                   std::move(f.state_json),
                                   std::move(f.info_json),
-                                  f.interval_s};
+                                  f.interval_s,
+                                  std::move(hb.events)};
   auto done = co_await service_.heartbeat(std::move(update), std::move(hb.samples), now);
   json commands = json::array();
   for (const auto& cmd : done.commands)

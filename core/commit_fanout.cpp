@@ -14,6 +14,9 @@ CommitFanout::CommitFanout(prom::Registry& metrics)
       dropped_changes_(metrics.counter("metricsd_commit_fanout_dropped_node_changes_total",
                                        "Node status changes a consumer could not take, by consumer",
                                        {"consumer"})),
+      dropped_events_(metrics.counter("metricsd_commit_fanout_dropped_node_events_total",
+                                      "Node-reported events a consumer could not take, by consumer",
+                                      {"consumer"})),
       seconds_(metrics.counter("metricsd_commit_fanout_seconds_total",
                                "Time the committing thread spent handing committed samples to "
                                "each consumer",
@@ -41,6 +44,14 @@ void CommitFanout::on_node_status(std::string consumer, NodeConsumer fn) {
   nodes_.push_back({std::move(consumer), std::move(fn), dropped});
 }
 
+void CommitFanout::on_node_event(std::string consumer, EventConsumer fn) {
+  check_open(consumer);
+  for (const auto& e : events_)
+    if (e.name == consumer) throw std::logic_error("commit fan-out: two consumers " + consumer);
+  auto* dropped = &dropped_events_.with({consumer});
+  events_.push_back({std::move(consumer), std::move(fn), dropped});
+}
+
 void CommitFanout::publish(const CommittedBatch& batch) const {
   if (!sealed_.load()) throw std::logic_error("commit fan-out used before seal()");
   for (const auto& e : samples_) {
@@ -58,12 +69,20 @@ void CommitFanout::publish(const NodeStatusChange& change) const {
     if (!e.fn(change)) e.dropped->inc();
 }
 
+void CommitFanout::publish(const NodeEvent& event) const {
+  if (!sealed_.load()) throw std::logic_error("commit fan-out used before seal()");
+  for (const auto& e : events_)
+    if (!e.fn(event)) e.dropped->inc();
+}
+
 std::vector<std::string> CommitFanout::consumers() const {
   std::vector<std::string> out;
   for (const auto& e : samples_)
     out.push_back("samples:" + e.name);
   for (const auto& e : nodes_)
     out.push_back("node_status:" + e.name);
+  for (const auto& e : events_)
+    out.push_back("node_event:" + e.name);
   return out;
 }
 

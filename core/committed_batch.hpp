@@ -1,6 +1,6 @@
-// What leaves a commit: the samples one transaction made durable (by series id) and the
-// node status changes the daemon records. Handed to every consumer of committed data
-// through the CommitFanout. Plain types, no I/O.
+// What leaves a commit: the samples one transaction made durable (by series id), the node
+// status changes the daemon records, and the events nodes report. Handed to every
+// consumer of committed data through the CommitFanout. Plain types, no I/O.
 #pragma once
 
 #include <cstdint>
@@ -38,6 +38,15 @@ struct NodeStatusChange {
   std::string to;    // online, stale or offline
   int64_t last_seen_ms = 0;
   std::string event_type;  // node_status, or node_registered for a new node
+};
+
+// An event a node reported in its heartbeat (a GPU XID error, say), after it was
+// committed; also what the heartbeat decoder yields before that.
+struct NodeEvent {
+  std::string node;
+  std::string type;  // valid_event_type, never one of the daemon's own (core/names.hpp)
+  int64_t ts_ms = 0;
+  std::string data_json;  // a JSON object's canonical text ("{}" when none was given)
 };
 
 }  // namespace metricsd

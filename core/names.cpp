@@ -58,6 +58,18 @@ bool valid_node_id(std::string_view s) {
   return true;
 }
 
+bool valid_event_type(std::string_view s) {
+  if (s.empty() || s.size() > kMaxEventTypeBytes) return false;
+  if (s[0] < 'a' || s[0] > 'z') return false;
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || is_digit(c) || c == '_' || c == '.')) return false;
+  return true;
+}
+
+bool daemon_event_type(std::string_view s) {
+  return s == "node_status" || s == "node_registered";
+}
+
 bool valid_utf8(std::string_view s) {
   size_t i = 0;
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());

@@ -55,6 +55,11 @@ std::vector<SettingSpec> build_specs() {
   num("database.embedded_shared_buffers", T::kSize, "64MiB", &S::database_embedded_shared_buffers,
       "the embedded PostgreSQL's shared_buffers (its page cache; ignored with database.url)",
       int64_t{16} << 20, int64_t{64} << 30);
+  num("database.embedded_restart_timeout_ms", T::kDuration, "2m",
+      &S::database_embedded_restart_timeout_ms,
+      "the embedded PostgreSQL is restarted when it exits; if it is not back within this, "
+      "metricsd exits with code 1",
+      1000, 86'400'000);
   num("http.max_body_bytes", T::kSize, "16MiB", &S::http_max_body_bytes,
       "larger request bodies get 413", 1024, int64_t{4} << 30);
   num("http.max_header_bytes", T::kSize, "16KiB", &S::http_max_header_bytes,
@@ -101,6 +106,10 @@ std::vector<SettingSpec> build_specs() {
       1, 1'000'000'000);
   num("limits.max_series_per_node", T::kInt, "10000", &S::limits_max_series_per_node,
       "series of one node", 1, 1'000'000'000);
+  num("limits.max_inflight_body_bytes", T::kSize, "256MiB", &S::limits_max_inflight_body_bytes,
+      "request bodies being received at once, all connections together; beyond: 503 + "
+      "Retry-After",
+      int64_t{1} << 20, int64_t{1} << 40);
   num("nodes.stale_after_s", T::kInt, "15", &S::nodes_stale_after_s,
       "a node is stale after this long without a heartbeat (at least 3x its interval)", 1, 86'400);
   num("nodes.offline_after_s", T::kInt, "60", &S::nodes_offline_after_s,
@@ -154,7 +163,9 @@ std::vector<SettingSpec> build_specs() {
       "samples per second one token may write (a 1 s burst of this size is allowed)", 1,
       1'000'000'000);
   num("rate_limit.per_addr_rps", T::kInt, "100", &S::rate_limit_per_addr_rps,
-      "requests per second from one address without a valid token (burst: 2x)", 1, 100'000'000);
+      "lookups per second of unknown tokens from one address (burst: 2x); beyond, its unknown "
+      "tokens get 429 without a lookup (valid ones are served)",
+      1, 100'000'000);
   text("tls.cert_file", T::kString, "", &S::tls_cert_file,
        "PEM certificate chain; with tls.key_file, serve HTTPS/WSS only (reloaded on SIGHUP)");
   text("tls.key_file", T::kString, "", &S::tls_key_file, "PEM private key for tls.cert_file");

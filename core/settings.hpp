@@ -27,6 +27,7 @@ struct Settings {
   std::string database_read_url;
   int64_t database_pool_size = 0;
   int64_t database_embedded_shared_buffers = 0;  // bytes
+  int64_t database_embedded_restart_timeout_ms = 0;
   int64_t database_read_pool_size = 0;
   int64_t database_max_waiting = 0;
   int64_t database_connect_timeout_ms = 0;
@@ -47,6 +48,7 @@ struct Settings {
   int64_t ingest_line_cache_mb = 0;
   int64_t limits_max_series = 0;
   int64_t limits_max_series_per_node = 0;
+  int64_t limits_max_inflight_body_bytes = 0;
   int64_t nodes_stale_after_s = 0;
   int64_t nodes_offline_after_s = 0;
   int64_t retention_raw_ms = 0;

@@ -20,7 +20,27 @@ IngestService::IngestService(storage::Database& db, storage::SeriesRegistry& reg
       rejected_samples_(metrics.counter("metricsd_ingest_rejected_samples_total",
                                         "Samples in refused write requests, by reason",
                                         {"reason"})),
-      heartbeats_(metrics.counter("metricsd_heartbeats_total", "Heartbeats accepted").get()) {}
+      heartbeats_(metrics.counter("metricsd_heartbeats_total", "Heartbeats accepted").get()),
+      events_stored_(metrics.counter("metricsd_node_events_total",
+                                     "Events nodes reported in heartbeats and stored, by type "
+                                     "(the first 32 types seen since start; later ones as "
+                                     "_other)",
+                                     {"type"})),
+      events_skipped_(metrics
+                          .counter("metricsd_node_events_skipped_total",
+                                   "Events nodes reported that were not stored because the same "
+                                   "event was already (a retried heartbeat)")
+                          .get()) {}
+
+prom::Counter& IngestService::events_of(const std::string& type) {
+  std::lock_guard lock(event_types_mu_);
+  if (std::find(event_types_.begin(), event_types_.end(), type) == event_types_.end()) {
+    // "_other" is no valid event type, so it cannot be mistaken for one.
+    if (event_types_.size() >= kCountedEventTypes) return events_stored_.with({"_other"});
+    event_types_.push_back(type);
+  }
+  return events_stored_.with({type});
+}
 
 void IngestService::count_rejected(const char* reason, size_t samples) {
   rejected_requests_.with({reason}).inc();
@@ -122,6 +142,13 @@ boost::asio::awaitable<storage::HeartbeatCommit> IngestService::heartbeat(
     fanout_.publish(NodeStatusChange{update.node_id, from, "online", now_ms,
                                      from == "new" ? "node_registered" : "node_status"});
   }
+  // After the status change, as they were stored after its event.
+  for (const auto& e : done.stored_events) {
+    events_of(e.type).inc();
+    fanout_.publish(e);
+  }
+  if (done.stored_events.size() < update.events.size())
+    events_skipped_.inc(static_cast<double>(update.events.size() - done.stored_events.size()));
   co_return done;
 }
 

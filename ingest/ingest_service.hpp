@@ -1,8 +1,8 @@
 // IngestService: stores decoded writes durably. A write's series are resolved through the
 // SeriesRegistry (new ones created on a storage thread), its samples handed to the
 // GroupCommitWriter, and the caller resumes once they are committed and in the
-// CommitFanout's consumers (head, stream). A heartbeat is one unit: its samples and its
-// node record commit in one transaction, then go to the fan-out.
+// CommitFanout's consumers (head, stream). A heartbeat is one unit: its samples, its node
+// record and its events commit in one transaction, then go to the fan-out.
 //
 // The path of a line-protocol write, socket to COMMIT and back:
 //   io thread:      HttpSession reads the request → router → IngestHandlers (decode,
@@ -15,12 +15,14 @@
 //   io thread:      the handler answers 204.
 //
 // Threads: every member may be called from any io thread concurrently; the service holds
-// no state of its own beyond counters (atomic). Failures it throws: SeriesLimitExceeded
+// no state of its own beyond counters (atomic) and the event types it counts by name
+// (guarded by event_types_mu_). Failures it throws: SeriesLimitExceeded
 // (storage/series_registry.hpp), storage::Overloaded (the writer's queue or the pool's is
 // full), storage::Unavailable (no database); the api layer maps them (api/errors.hpp).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,8 +50,9 @@ class IngestService {
   // accepted-samples counter (json, line_protocol).
   boost::asio::awaitable<void> write(SampleBatch batch, const char* format);
 
-  // The heartbeat of `update.node_id` with its samples, in one transaction; then its
-  // samples and (if it came online) its status change go to the fan-out.
+  // The heartbeat of `update.node_id` with its samples and events, in one transaction;
+  // then its samples, (if it came online) its status change and the events it stored go to
+  // the fan-out.
   boost::asio::awaitable<storage::HeartbeatCommit> heartbeat(storage::HeartbeatUpdate update,
                                                              SampleBatch samples, int64_t now_ms);
 
@@ -62,6 +65,9 @@ class IngestService {
   void count_refusal(size_t samples);
   // The batch's samples by series id, creating series the registry lacks.
   boost::asio::awaitable<SampleRows> resolve(SampleBatch batch);
+  // The stored-events counter of `type`: its own for the first kCountedEventTypes types
+  // seen, "_other" for the rest.
+  prom::Counter& events_of(const std::string& type);
 
   storage::Database& db_;
   storage::SeriesRegistry& registry_;
@@ -71,6 +77,14 @@ class IngestService {
   prom::Family<prom::Counter>& rejected_requests_;
   prom::Family<prom::Counter>& rejected_samples_;
   prom::Counter& heartbeats_;
+  // Event types are whatever nodes send, so only the first few get a series of their own:
+  // /metrics stays bounded (a node sending a new type per heartbeat adds nothing), while a
+  // fleet's handful of real types (gpu_xid, ...) are each counted.
+  static constexpr size_t kCountedEventTypes = 32;
+  prom::Family<prom::Counter>& events_stored_;
+  prom::Counter& events_skipped_;
+  std::mutex event_types_mu_;             // guards event_types_
+  std::vector<std::string> event_types_;  // those with their own series, at most kCounted...
 };
 
 }  // namespace metricsd::ingest

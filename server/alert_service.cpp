@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/clock.hpp"
+#include "core/log_escape.hpp"
 #include "core/thread_name.hpp"
 #include "core/time_parse.hpp"
 #include "notify/alert_message.hpp"
@@ -343,7 +344,8 @@ void AlertService::load_config(bool restore) {
       rule_meta_[r.id] = r;
       rules.push_back(std::move(r));
     } catch (const std::exception& e) {  // stored by an older or newer release
-      spdlog::warn("alert rule {} ({}) cannot be evaluated: {}", row.id, row.name, e.what());
+      spdlog::warn("alert rule {} ({}) cannot be evaluated: {}", row.id, escape_for_log(row.name),
+                   escape_for_log(e.what()));
     }
   }
   receivers_.clear();
@@ -356,7 +358,8 @@ void AlertService::load_config(bool restore) {
       r.id = row.id;
       receivers_.push_back(std::move(r));
     } catch (const std::exception& e) {
-      spdlog::warn("alert receiver {} ({}) cannot be used: {}", row.id, row.name, e.what());
+      spdlog::warn("alert receiver {} ({}) cannot be used: {}", row.id, escape_for_log(row.name),
+                   escape_for_log(e.what()));
     }
   }
   notifier_.set_receivers(receivers_);
@@ -464,7 +467,9 @@ void AlertService::notify(const std::vector<AlertTransition>& changes, int64_t n
   for (size_t i = 0; i < changes.size(); ++i) {
     const AlertTransition& t = changes[i];
     transitions_.with({t.event}).inc();
-    spdlog::info("alert {} {} on {}: {} ({})", t.rule, t.event, t.node, t.severity, t.value);
+    // Rule names are what an admin sent: escaped like any client text.
+    spdlog::info("alert {} {} on {}: {} ({})", escape_for_log(t.rule), t.event, t.node, t.severity,
+                 t.value);
     GroupKey key{t.rule_id, t.node};
     if (t.event == "pending" || t.event == "firing") {
       if (t.event == "pending" || !notes_.count(key)) notes_[key] = {};

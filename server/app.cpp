@@ -29,6 +29,7 @@
 #include "server/http_server.hpp"
 #include "server/maintenance.hpp"
 #include "server/node_monitor.hpp"
+#include "server/pg_supervisor.hpp"
 #include "server/routes.hpp"
 #include "server/stream_context.hpp"
 #include "server/stream_hub.hpp"
@@ -216,6 +217,7 @@ void App::Parts::subscribe_to_commits() {
   fanout.on_samples("stream", [this](const CommittedBatch& b) { return hub.publish(b); });
   fanout.on_node_status("stream",
                         [this](const NodeStatusChange& c) { return hub.publish_node(c); });
+  fanout.on_node_event("stream", [this](const NodeEvent& e) { return hub.publish_event(e); });
   fanout.on_samples("alerts", [this](const CommittedBatch& b) { return alert_service.publish(b); });
   fanout.on_node_status(
       "alerts", [this](const NodeStatusChange& c) { return alert_service.publish_node(c); });
@@ -335,8 +337,20 @@ void App::wait_stop_signal() {
   });
 }
 
+// The main thread waits for a stop signal and meanwhile supervises the embedded
+// PostgreSQL (it started it: the server's parent-death signal is tied to this thread).
 void App::wait_for_shutdown() {
-  parts_->shutdown_requested.get_future().wait();
+  auto stop = parts_->shutdown_requested.get_future();
+  std::optional<PgSupervisor> supervisor;
+  if (storage_.embedded)
+    supervisor.emplace(*storage_.embedded, parts_->db, parts_->metrics,
+                       std::chrono::milliseconds(settings_.database_embedded_restart_timeout_ms));
+  while (stop.wait_for(200ms) != std::future_status::ready) {
+    if (supervisor && !supervisor->poll()) {
+      exit_code_ = 1;
+      return;
+    }
+  }
 }
 
 void App::drain() {
@@ -397,7 +411,7 @@ int serve(const Settings& settings) {
   app.wait_for_shutdown();
   app.drain();
   app.stop();
-  return 0;
+  return app.exit_code();
 }
 
 }  // namespace metricsd::server

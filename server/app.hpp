@@ -42,6 +42,8 @@ class App {
   void wait_for_shutdown();
   void drain();
   void stop();
+  // 0, or 1 when the embedded PostgreSQL could not be brought back.
+  int exit_code() const { return exit_code_; }
 
  private:
   struct Parts;
@@ -53,6 +55,7 @@ class App {
   std::optional<TlsContext> tls_;  // first: a bad certificate stops start-up at once
   Storage storage_;                // the data dir lock and the embedded PostgreSQL
   std::unique_ptr<Parts> parts_;   // everything else, in dependency order
+  int exit_code_ = 0;
 };
 
 // `metricsd serve`: open, start, wait, drain, stop. The exit code.

@@ -6,9 +6,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <charconv>
 #include <cmath>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "core/clock.hpp"
+#include "core/log_escape.hpp"
 #include "core/thread_name.hpp"
 #include "core/time_parse.hpp"
 #include "core/token.hpp"
@@ -23,6 +25,18 @@ using namespace std::chrono_literals;
 
 constexpr size_t kMaxLimiterKeys = 100'000;
 constexpr auto kFlushEvery = 10s;
+// Live tokens the index holds (about 40 bytes each); more are looked up under the
+// address budget.
+constexpr int64_t kMaxKnownTokens = 1'000'000;
+
+// The index's key: the first 16 hex digits (8 bytes) of a secret's SHA-256. A guess whose
+// hash shares them with a live token's is as unlikely as guessing that token itself, and
+// would only be looked up without the address budget.
+uint64_t hash_key(std::string_view hex) {
+  uint64_t key = 0;
+  std::from_chars(hex.data(), hex.data() + std::min<size_t>(16, hex.size()), key, 16);
+  return key;
+}
 
 // "10.0.0.7:51234" -> "10.0.0.7"; "[::1]:80" or "::1:80" -> the address part.
 std::string address_only(const std::string& remote) {
@@ -34,21 +48,24 @@ int retry_after(double seconds) {
   return std::max(1, static_cast<int>(std::ceil(seconds)));
 }
 
+// A token id as a notification's payload; nullopt when it is not one.
+std::optional<int64_t> token_id_from(const std::string& payload) {
+  int64_t id = 0;
+  auto [p, ec] = std::from_chars(payload.data(), payload.data() + payload.size(), id);
+  if (ec != std::errc() || p != payload.data() + payload.size()) return std::nullopt;
+  return id;
+}
+
+// Calls `on_payload` for each notification on `channel` (on the thread that awaits them).
 class TokenNotice : public pqxx::notification_receiver {
  public:
-  TokenNotice(pqxx::connection& c, Authenticator& auth)
-      : pqxx::notification_receiver(c, storage::kTokenChannel), auth_(auth) {}
-  void operator()(const std::string& payload, int) override {
-    int64_t id = 0;
-    auto [p, ec] = std::from_chars(payload.data(), payload.data() + payload.size(), id);
-    if (ec == std::errc() && p == payload.data() + payload.size())
-      auth_.forget(id);
-    else
-      auth_.forget_all();
-  }
+  TokenNotice(pqxx::connection& c, const char* channel,
+              std::function<void(const std::string&)> on_payload)
+      : pqxx::notification_receiver(c, channel), on_payload_(std::move(on_payload)) {}
+  void operator()(const std::string& payload, int) override { on_payload_(payload); }
 
  private:
-  Authenticator& auth_;
+  std::function<void(const std::string&)> on_payload_;
 };
 
 }  // namespace
@@ -89,6 +106,13 @@ Authenticator::Authenticator(asio::io_context& ioc, const Settings& settings, st
                      std::lock_guard lock(mu_);
                      return static_cast<double>(cache_.size());
                    });
+  metrics.gauge_fn("metricsd_auth_known_tokens",
+                   "Live tokens in the index that exempts their lookups from the per-address "
+                   "budget",
+                   [this] {
+                     std::lock_guard lock(mu_);
+                     return static_cast<double>(known_.size());
+                   });
 }
 
 Authenticator::~Authenticator() {
@@ -117,19 +141,25 @@ double Authenticator::now_s() const {
 // The lambda given to run() captures by reference: GCC 12 destroys a co_await
 // temporary with a non-trivial destructor twice.
 asio::awaitable<std::optional<api::Principal>> Authenticator::resolve(std::string secret,
-                                                                      std::string remote) {
+                                                                      std::string remote,
+                                                                      Budget budget) {
   std::string hash = hash_token_secret(secret);
   std::optional<api::Principal> who = cached(hash);
   if (who) co_return who;
   // An address whose unknown tokens used up its budget is refused before the database is
-  // asked; only lookups that find nothing are charged, so many clients starting at once
-  // with one valid token are not refused.
+  // asked, unless the token is one the index knows to exist: only lookups that find
+  // nothing are charged, so guessing from an address never refuses the valid tokens of
+  // the others behind it, nor many clients starting at once with one valid token.
   const std::string addr = address_only(remote);
-  double wait = per_addr_.wait(addr, now_s());
-  if (wait > 0) {
-    limited_.with({"address"}).inc();
-    throw api::ApiError::rate_limited(
-        "too many requests from this address without a valid token; slow down", retry_after(wait));
+  const bool is_known = budget == Budget::kFree || known(hash);
+  if (!is_known) {
+    double wait = per_addr_.wait(addr, now_s());
+    if (wait > 0) {
+      limited_.with({"address"}).inc();
+      throw api::ApiError::rate_limited(
+          "too many requests from this address without a valid token; slow down",
+          retry_after(wait));
+    }
   }
   if (!db_.ready()) throw api::ApiError::unavailable(db_.not_ready_reason(), 2);
   lookups_.inc();
@@ -138,14 +168,26 @@ asio::awaitable<std::optional<api::Principal>> Authenticator::resolve(std::strin
   if (row) {
     who = api::Principal{true, row->id, row->name, row->role, row->node_id};
     remember(hash, *who);
-  } else {
-    per_addr_.take(addr, 1, now_s());
+    co_return who;
   }
+  // Revoked while this daemon missed the notification: known no longer.
+  if (is_known) unindex(hash);
+  if (budget == Budget::kSpent) per_addr_.take(addr, 1, now_s());
   co_return who;
 }
 
 asio::awaitable<void> Authenticator::authorize(api::Request& req, Access access,
                                                bool allow_query_token) {
+  co_await check(req, access, allow_query_token, Budget::kSpent);
+}
+
+asio::awaitable<void> Authenticator::recheck(api::Request& req, Access access,
+                                             bool allow_query_token) {
+  co_await check(req, access, allow_query_token, Budget::kFree);
+}
+
+asio::awaitable<void> Authenticator::check(api::Request& req, Access access, bool allow_query_token,
+                                           Budget budget) {
   if (access == Access::kPublic) co_return;
   if (!enabled_) {
     req.principal = api::Principal{false, 0, "auth disabled", Role::kAdmin, ""};
@@ -153,12 +195,12 @@ asio::awaitable<void> Authenticator::authorize(api::Request& req, Access access,
   }
   std::string secret = bearer_token(req, allow_query_token);
   std::optional<api::Principal> who;
-  if (!secret.empty()) who = co_await resolve(secret, req.remote_addr);
-  check_principal(req, access, secret.empty(), who);
+  if (!secret.empty()) who = co_await resolve(secret, req.remote_addr, budget);
+  check_principal(req, access, secret.empty(), who, budget);
 }
 
 void Authenticator::check_principal(api::Request& req, Access access, bool no_token,
-                                    const std::optional<api::Principal>& who) {
+                                    const std::optional<api::Principal>& who, Budget budget) {
   if (!who) {
     deny(req, access, no_token ? "missing" : "unknown");
     throw api::ApiError::unauthenticated(
@@ -173,7 +215,8 @@ void Authenticator::check_principal(api::Request& req, Access access, bool no_to
                                                        access_name(access)));
   }
   if (auto node = req.path_param("node_id"); !node.empty()) require_node(req, node, access);
-  double wait = per_token_.take(std::to_string(who->token_id), 1, now_s());
+  double wait =
+      budget == Budget::kSpent ? per_token_.take(std::to_string(who->token_id), 1, now_s()) : 0;
   if (wait > 0) {
     limited_.with({"token_requests"}).inc();
     throw api::ApiError::rate_limited(
@@ -237,11 +280,36 @@ void Authenticator::forget(int64_t token_id) {
   std::lock_guard lock(mu_);
   std::erase_if(cache_,
                 [token_id](const auto& kv) { return kv.second.principal.token_id == token_id; });
+  std::erase_if(known_, [token_id](const auto& kv) { return kv.second == token_id; });
 }
 
 void Authenticator::forget_all() {
   std::lock_guard lock(mu_);
   cache_.clear();
+}
+
+bool Authenticator::known(const std::string& hash) {
+  std::lock_guard lock(mu_);
+  return known_.count(hash_key(hash)) > 0;
+}
+
+void Authenticator::index_all(const std::vector<storage::LiveTokenHash>& live) {
+  std::unordered_map<uint64_t, int64_t> fresh;
+  fresh.reserve(live.size());
+  for (const auto& t : live)
+    fresh[hash_key(t.secret_hash)] = t.id;
+  std::lock_guard lock(mu_);
+  known_.swap(fresh);
+}
+
+void Authenticator::index_one(int64_t token_id, const std::string& hash) {
+  std::lock_guard lock(mu_);
+  if (known_.size() < static_cast<size_t>(kMaxKnownTokens)) known_[hash_key(hash)] = token_id;
+}
+
+void Authenticator::unindex(const std::string& hash) {
+  std::lock_guard lock(mu_);
+  known_.erase(hash_key(hash));
 }
 
 void Authenticator::deny(const api::Request& req, Access access, const char* reason) {
@@ -264,7 +332,8 @@ void Authenticator::deny(const api::Request& req, Access access, const char* rea
 void Authenticator::audit_async(storage::AuditEntry entry) {
   auto failed = [this](const storage::AuditEntry& e, const std::string& why) {
     audit_failures_.inc();
-    spdlog::warn("audit row for {} {} not written: {}", e.action, e.target, why);
+    spdlog::warn("audit row for {} {} not written: {}", e.action, escape_for_log(e.target),
+                 escape_for_log(why));
   };
   bool queued = db_.pool().submit([entry, failed](pqxx::connection* c, std::exception_ptr err) {
     if (!c) return failed(entry, "database unavailable");
@@ -310,19 +379,52 @@ asio::awaitable<void> Authenticator::flush_last_used() {
   }
 }
 
+// Listens for revocations and creations; once the database is ready (migrated), loads the
+// index of live tokens over the same connection, after LISTEN, so no creation between the
+// two is missed. Tokens created while it was not listening are in the next full load.
 void Authenticator::listen_main() {
   auto backoff = 500ms;
   bool reported = false;
+  bool warned_full = false;
   while (!stopping_.load()) {
     try {
       pqxx::connection c(db_.conninfo());
-      TokenNotice notice(c, *this);
+      std::vector<int64_t> created;  // ids notified, indexed after each wait
+      TokenNotice revoked(c, storage::kTokenChannel, [this](const std::string& payload) {
+        if (auto id = token_id_from(payload))
+          forget(*id);
+        else
+          forget_all();
+      });
+      TokenNotice creations(c, storage::kTokenCreatedChannel,
+                            [&created](const std::string& payload) {
+                              if (auto id = token_id_from(payload)) created.push_back(*id);
+                            });
       forget_all();  // anything revoked while not listening is checked again
       backoff = 500ms;
       if (reported) spdlog::info("token revocation listener connected again");
       reported = false;
-      while (!stopping_.load())
+      bool indexed = false;
+      while (!stopping_.load()) {
+        if (!indexed && db_.ready()) {
+          auto live = storage::list_live_token_hashes(c, kMaxKnownTokens);
+          if (static_cast<int64_t>(live.size()) >= kMaxKnownTokens && !warned_full) {
+            spdlog::warn(
+                "more than {} live tokens: the others are looked up under "
+                "rate_limit.per_addr_rps like unknown ones",
+                kMaxKnownTokens);
+            warned_full = true;
+          }
+          index_all(live);
+          indexed = true;
+          created.clear();  // in the load
+        }
         c.await_notification(0, 200'000);
+        if (!indexed) created.clear();  // the load will hold them
+        for (int64_t id : created)
+          if (auto hash = storage::live_token_hash(c, id)) index_one(id, *hash);
+        created.clear();
+      }
     } catch (const std::exception& e) {
       notify_errors_.inc();
       if (!reported) spdlog::warn("token revocation listener: {}; retrying", e.what());

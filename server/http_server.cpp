@@ -13,6 +13,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "core/thread_name.hpp"
 #include "server/http_session.hpp"
 #include "server/spawn.hpp"
 
@@ -28,6 +29,7 @@ struct HttpServer::Impl {
       : ioc(io),
         settings(s),
         acceptor(asio::make_strand(io)),
+        body_budget(ByteBudget::create(s.limits_max_inflight_body_bytes)),
         ctx{s,
             r,
             auth,
@@ -39,7 +41,9 @@ struct HttpServer::Impl {
                         "Time from the first header byte to the answer written", {"route"},
                         prom::latency_bounds_seconds()),
             m.counter("metricsd_http_read_errors_total",
-                      "Requests that could not be read (timeouts, limits, malformed)", {"kind"}),
+                      "Requests that could not be read, or were refused before their handler "
+                      "(timeouts, limits, malformed or ambiguous framing, body budget)",
+                      {"kind"}),
             m.counter("metricsd_http_internal_errors_total", "Handler failures answered with 500")
                 .get(),
             m.counter("metricsd_http_stream_aborted_total",
@@ -47,6 +51,8 @@ struct HttpServer::Impl {
                       "the body could not be produced; write_failed: the client went away or "
                       "read too slowly)",
                       {"reason"}),
+            *body_budget,
+            housekeeping,
             stream},
         connections_total(
             m.counter("metricsd_http_connections_total", "Connections accepted").get()),
@@ -56,6 +62,11 @@ struct HttpServer::Impl {
                           {"limit"})) {
     m.gauge_fn("metricsd_http_connections", "Open HTTP connections",
                [this] { return static_cast<double>(active_connections()); });
+    asio::post(housekeeping, [] { name_this_thread("md-http-house"); });
+    m.gauge_fn("metricsd_http_inflight_body_bytes",
+               "Bytes held for request bodies being received, all connections together "
+               "(bounded by limits.max_inflight_body_bytes)",
+               [b = body_budget] { return static_cast<double>(b->in_use()); });
   }
 
   size_t active_connections() const {
@@ -71,6 +82,10 @@ struct HttpServer::Impl {
   tcp::acceptor acceptor;
   const TlsContext* tls = nullptr;  // set before start()
   std::atomic<bool> stopping{false};
+  // Shared: a request's reservation may outlive the server (a coroutine frame destroyed
+  // with the io_context after a forced stop) and gives its bytes back to it then.
+  std::shared_ptr<ByteBudget> body_budget;
+  boost::asio::thread_pool housekeeping{1};  // joined when the server goes
   SessionContext ctx;
   prom::Counter& connections_total;
   prom::Family<prom::Counter>& refused;

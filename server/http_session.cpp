@@ -13,8 +13,11 @@
 #include <optional>
 
 #include "api/errors.hpp"
+#include "core/log_escape.hpp"
 #include "server/auth.hpp"
 #include "server/cors.hpp"
+#include "server/request_body.hpp"
+#include "server/request_framing.hpp"
 #include "server/request_target.hpp"
 #include "server/streamed_write.hpp"
 #include "server/ws_session.hpp"
@@ -29,7 +32,7 @@ namespace ssl = asio::ssl;
 using namespace std::chrono_literals;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
-using Parser = http::request_parser<http::string_body>;
+using Parser = RequestParser;
 using HttpResponse = http::response<http::string_body>;
 
 std::string method_label(std::string_view m) {
@@ -50,9 +53,11 @@ api::Response error_from(std::exception_ptr ep, const api::Request& req,
   auto mapped = api::map_error(ep);
   if (mapped.internal) {
     ctx.internal_errors.inc();
-    spdlog::error("{} {}: internal error: {}", req.method, req.route, mapped.cause);
+    spdlog::error("{} {}: internal error: {}", escape_for_log(req.method), req.route,
+                  escape_for_log(mapped.cause));
   } else if (mapped.error.status() >= 500) {
-    spdlog::warn("{} {}: {} {}", req.method, req.route, mapped.error.status(), mapped.cause);
+    spdlog::warn("{} {}: {} {}", escape_for_log(req.method), req.route, mapped.error.status(),
+                 escape_for_log(mapped.cause));
   }
   return api::error_response(mapped.error);
 }
@@ -156,8 +161,8 @@ std::optional<api::Response> check_upgrade(const http::request<http::string_body
   }
   if (!st.hub.try_reserve()) {
     st.metrics.refused.with({"max_clients"}).inc();
-    spdlog::warn("{} {} refused: stream.max_clients ({}) reached", req.remote_addr, req.path,
-                 st.settings.stream_max_clients);
+    spdlog::warn("{} {} refused: stream.max_clients ({}) reached", req.remote_addr,
+                 escape_for_log(req.path, LogField::kBare), st.settings.stream_max_clients);
     return api::error_response(api::ApiError::unavailable(
         "too many stream clients (stream.max_clients = " +
             std::to_string(st.settings.stream_max_clients) + "); retry later",
@@ -229,7 +234,19 @@ struct Exchange {
   unsigned version = 11;
   bool close_after = false;  // answer, then close
   bool body_unread = false;  // the client may still be sending: linger after the answer
+  // The body's bytes against limits.max_inflight_body_bytes; given back when the request
+  // is done with them, or by the destructor on any other path (an error, a disconnect).
+  ByteBudget::Reservation body_bytes;
 };
+
+// A head refused before routing (framing, Host, obs-fold, Expect): answered, counted, and
+// the connection closed, since what follows it cannot be trusted to be framed as we think.
+void refuse_head(Exchange& x, const HeadRefusal& r, const SessionContext& ctx) {
+  ctx.read_errors.with({r.kind}).inc();
+  x.res = error(r.status, r.message);
+  x.close_after = true;
+  x.body_unread = true;
+}
 
 // What the loop does after a step.
 enum class Next { kAnswer, kClose, kUpgraded };
@@ -254,8 +271,21 @@ asio::awaitable<Next> read_request_head(SessionState& state, Io& io, beast::flat
   parser.header_limit(static_cast<uint32_t>(s.http_max_header_bytes));
   parser.body_limit(static_cast<uint64_t>(s.http_max_body_bytes));
   tcp.expires_after(std::chrono::milliseconds(s.http_header_timeout_ms));
-  auto [ec, n] = co_await http::async_read_header(io, buffer, parser, kTuple);
-  if (!ec) co_return Next::kAnswer;
+  FoldWatchingBuffer watched(buffer);
+  auto [ec, n] = co_await http::async_read_header(io, watched, parser, kTuple);
+  if (!ec) {
+    const auto& h = parser.get();
+    x.req.method = std::string(h.method_string());
+    x.version = h.version();
+    if (watched.folded()) {
+      refuse_head(
+          x, {400, "obs_fold", "a header line starts with a space or tab (obsolete line folding)"},
+          ctx);
+    } else if (auto refused = check_request_head(h)) {
+      refuse_head(x, *refused, ctx);
+    }
+    co_return Next::kAnswer;
+  }
   if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted)
     co_return Next::kClose;
   if (ec == beast::error::timeout) {
@@ -271,6 +301,9 @@ asio::awaitable<Next> read_request_head(SessionState& state, Io& io, beast::flat
     ctx.read_errors.with({"header_too_large"}).inc();
     x.res =
         error(431, "request headers exceed " + std::to_string(s.http_max_header_bytes) + " bytes");
+  } else if (auto framing = explain_parse_error(ec, parser.get())) {
+    refuse_head(x, *framing, ctx);
+    co_return Next::kAnswer;
   } else {
     ctx.read_errors.with({"bad_request"}).inc();
     x.res = error(400, "malformed HTTP request: " + ec.message());
@@ -330,21 +363,39 @@ asio::awaitable<Next> handle_request(std::shared_ptr<SessionState>& state, Io& i
         std::chrono::duration<double>(std::chrono::steady_clock::now() - x.started).count();
     ctx.requests.with({"GET", x.route_label, "101"}).inc();
     ctx.durations.with({x.route_label}).observe(secs);
-    spdlog::info("{} GET {} route={} 101 upgrade", remote, x.req.path, x.route_label);
+    spdlog::info("{} GET {} route={} 101 upgrade", remote,
+                 escape_for_log(x.req.path, LogField::kBare), x.route_label);
     state->upgraded = true;
     state->idle = false;
     co_await run_ws_session(std::move(io), parser.release(), std::move(x.req), *ctx.live_stream,
                             remote);
     co_return Next::kUpgraded;  // the WebSocket session owned the connection and closed it
   }
-  if (beast::iequals(h[http::field::expect], "100-continue")) {
+  if (auto refused = reserve_body(parser, x.body_bytes, ctx)) {
+    refuse(std::move(*refused));
+    co_return Next::kAnswer;
+  }
+  // Any other Expect was refused with the head (417); HTTP/1.0 clients get no 1xx.
+  if (h.version() >= 11 && h.count(http::field::expect) > 0) {
     http::response<http::empty_body> cont{http::status::continue_, h.version()};
     tcp.expires_after(std::chrono::milliseconds(s.http_body_timeout_ms));
     auto [ec, n] = co_await http::async_write(io, cont, kTuple);
     if (ec) co_return Next::kClose;
   }
   tcp.expires_after(std::chrono::milliseconds(s.http_body_timeout_ms));
-  auto [ec, n] = co_await http::async_read(io, buffer, parser, kTuple);
+  beast::error_code ec;
+  while (!parser.is_done()) {
+    if (parser.chunked() &&
+        !grow_chunked_body(parser, buffer, x.body_bytes, s.http_max_body_bytes)) {
+      refuse(over_body_budget(ctx));
+      co_return Next::kAnswer;
+    }
+    auto [rec, n] = co_await http::async_read_some(io, buffer, parser, kTuple);
+    if (rec) {
+      ec = rec;
+      break;
+    }
+  }
   if (ec == http::error::body_limit) {
     ctx.read_errors.with({"body_too_large"}).inc();
     x.res = error(413, "request body exceeds http.max_body_bytes (" +
@@ -364,6 +415,9 @@ asio::awaitable<Next> handle_request(std::shared_ptr<SessionState>& state, Io& i
     x.req.body = std::move(msg.body());
     x.close_after = !msg.keep_alive();
     x.res = co_await call_handler(*route, x.req, ctx);
+    // The body's memory and its share of the budget go back now, not after the answer.
+    x.req.body = std::string();
+    x.body_bytes.reset();
   }
   co_return Next::kAnswer;
 }
@@ -396,8 +450,10 @@ asio::awaitable<bool> write_answer(SessionState& state, Io& io, Exchange& x,
       // The status is sent; all that is left is to cut the transfer short, which the
       // client sees as a body without its terminating chunk.
       ctx.stream_aborted.with({"producer_error"}).inc();
-      spdlog::warn("{} {} {} route={}: streamed answer aborted after {}B: {}", remote, x.req.method,
-                   x.req.path, x.route_label, bytes, describe(sent.producer_error));
+      spdlog::warn("{} {} {} route={}: streamed answer aborted after {}B: {}", remote,
+                   escape_for_log(x.req.method, LogField::kBare),
+                   escape_for_log(x.req.path, LogField::kBare), x.route_label, bytes,
+                   escape_for_log(describe(sent.producer_error)));
       aborted = " (stream aborted)";
       keep_alive = false;
       cut_short = true;
@@ -415,9 +471,11 @@ asio::awaitable<bool> write_answer(SessionState& state, Io& io, Exchange& x,
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - x.started).count();
   ctx.requests.with({method_label(x.req.method), x.route_label, std::to_string(status)}).inc();
   ctx.durations.with({x.route_label}).observe(secs);
-  // The path, never the query string (it may carry a token).
+  // The path, never the query string (it may carry a token); escaped, since it is the
+  // client's text: a decoded %0a must not start a line of its own.
   spdlog::info("{} {} {} route={} {} {}B {}us{}{}", remote,
-               x.req.method.empty() ? "-" : x.req.method, x.req.path.empty() ? "-" : x.req.path,
+               x.req.method.empty() ? "-" : escape_for_log(x.req.method, LogField::kBare),
+               x.req.path.empty() ? "-" : escape_for_log(x.req.path, LogField::kBare),
                x.route_label, status, bytes, static_cast<long long>(secs * 1e6),
                wec ? " (write failed)" : "", aborted);
   if (!wec && x.body_unread) co_await linger(io, tcp, tls);
@@ -442,6 +500,7 @@ asio::awaitable<void> serve_requests(std::shared_ptr<SessionState> state, Io& io
     if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
   }
   for (;;) {
+    return_memory_after_spike(ctx);  // the last exchange's body is gone
     if (ctx.stopping.load()) break;
     Parser parser;
     Exchange x;
@@ -454,7 +513,11 @@ asio::awaitable<void> serve_requests(std::shared_ptr<SessionState> state, Io& io
       ctx.cors.apply(x.req, x.res);
     }
     if (!co_await write_answer(*state, io, x, ctx, remote, cut_short)) break;
+    // Between requests a connection keeps no more than a small read buffer (a large head
+    // or a burst of pipelined requests can grow it); bodies live in their request only.
+    if (buffer.size() == 0 && buffer.capacity() > 2 * kMaxReadBytes) buffer.shrink_to_fit();
   }
+  return_memory_after_spike(ctx);
   if constexpr (!std::is_same_v<Io, beast::tcp_stream>) {
     if (!cut_short) {
       tcp.expires_after(1s);  // a TLS close_notify, bounded

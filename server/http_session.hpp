@@ -1,18 +1,22 @@
 // One HTTP/1.1 connection: reads requests one at a time (so pipelined requests are
-// answered in order), with an idle, a header and a body deadline and size limits;
-// routes each to its handler and writes the answer; logs and counts every request.
+// answered in order), with an idle, a header and a body deadline and size limits, a
+// budget for the bodies of all connections together (server/request_body), and the
+// RFC 9112 framing checks (server/request_framing); routes each to its handler and writes
+// the answer; logs (escaped) and counts every request.
 // Includes Beast: only the server's own translation units include this header.
 #pragma once
 
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <memory>
 #include <variant>
 
 #include "api/authorizer.hpp"
+#include "core/byte_budget.hpp"
 #include "core/prom.hpp"
 #include "core/settings.hpp"
 #include "server/router.hpp"
@@ -35,6 +39,11 @@ struct SessionContext {
   prom::Counter& internal_errors;
   // Streamed answers cut short after the head was sent, by reason.
   prom::Family<prom::Counter>& stream_aborted;
+  // limits.max_inflight_body_bytes: the request bodies being received, all connections.
+  ByteBudget& body_budget;
+  // One thread for work that may take milliseconds and must not stall an io thread
+  // (giving the memory of a burst of bodies back to the system).
+  boost::asio::thread_pool& housekeeping;
   const StreamContext* live_stream = nullptr;  // serves /ws/metrics when set
 };
 

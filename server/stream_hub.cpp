@@ -123,37 +123,51 @@ size_t StreamHub::publish(const CommittedBatch& committed) {
   return 0;
 }
 
-bool StreamHub::publish_node(const NodeStatusChange& c) {
+bool StreamHub::queue_notice(Notice n) {
   {
     std::lock_guard lock(mu_);
     if (notices_.size() >= kMaxNotices) {
       // The hub thread is far behind; the counter has every one after the first.
-      if (metrics_.hub_dropped_notices.value() == 0)
-        spdlog::warn("stream hub: node change of {} not streamed, {} waiting", c.node,
+      if (metrics_.hub_dropped_notices.value() == 0 && n.kind != Notice::Kind::kAlert)
+        spdlog::warn("stream hub: {} of {} not streamed, {} waiting",
+                     n.kind == Notice::Kind::kEvent ? "event" : "node change", n.node,
                      notices_.size());
       metrics_.hub_dropped_notices.inc();
       return false;
     }
-    notices_.push_back({c.node, c.from, c.to, c.event_type, c.last_seen_ms, wall_ms()});
+    notices_.push_back(std::move(n));
   }
   cv_.notify_one();
   return true;
 }
 
+bool StreamHub::publish_node(const NodeStatusChange& c) {
+  Notice n;
+  n.node = c.node;
+  n.from = c.from;
+  n.to = c.to;
+  n.event_type = c.event_type;
+  n.last_seen_ms = c.last_seen_ms;
+  n.ts_ms = wall_ms();
+  return queue_notice(std::move(n));
+}
+
+bool StreamHub::publish_event(const NodeEvent& e) {
+  Notice n;
+  n.kind = Notice::Kind::kEvent;
+  n.node = e.node;
+  n.event_type = e.type;
+  n.ts_ms = e.ts_ms;
+  n.data_json = e.data_json;
+  return queue_notice(std::move(n));
+}
+
 bool StreamHub::publish_alert(const std::string& node, std::string message) {
-  {
-    std::lock_guard lock(mu_);
-    if (notices_.size() >= kMaxNotices) {
-      metrics_.hub_dropped_notices.inc();
-      return false;
-    }
-    Notice n;
-    n.node = node;
-    n.alert = std::move(message);
-    notices_.push_back(std::move(n));
-  }
-  cv_.notify_one();
-  return true;
+  Notice n;
+  n.kind = Notice::Kind::kAlert;
+  n.node = node;
+  n.alert = std::move(message);
+  return queue_notice(std::move(n));
 }
 
 void StreamHub::close_all(uint16_t code, const char* reason) {
@@ -353,7 +367,17 @@ void StreamHub::flush(std::vector<Batch>& batches) {
 }
 
 void StreamHub::deliver_notice(const Notice& n) {
-  if (!n.alert.empty()) {
+  if (n.kind == Notice::Kind::kEvent) {
+    auto events = index_.event_watchers(n.node);
+    if (events.empty()) return;
+    // The decoder made data_json from a JSON object, so it parses.
+    auto msg = std::make_shared<const std::string>(stream::encode_event(
+        n.node, n.event_type, nlohmann::json::parse(n.data_json, nullptr, false), n.ts_ms));
+    for (ClientId id : events)
+      if (auto s = sink(id)) s->deliver_control(msg);
+    return;
+  }
+  if (n.kind == Notice::Kind::kAlert) {
     auto watchers = index_.alert_watchers(n.node);
     if (watchers.empty()) return;
     auto msg = std::make_shared<const std::string>(n.alert);

@@ -6,9 +6,9 @@
 //
 // Threads: publish() runs on the committing thread (CommitFanout) and only copies the batch into a
 // bounded queue (stream.max_pending_samples; beyond, the batch is counted and not streamed);
-// subscribe()/detach()/publish_node() come from io threads and only queue a command. The
-// hub's own thread does everything else and never waits on a socket: a sink's deliver
-// only queues and wakes its session. Beast-free.
+// subscribe()/detach()/publish_node()/publish_event() come from io threads and only queue
+// a command or a notice. The hub's own thread does everything else and never waits on a
+// socket: a sink's deliver only queues and wakes its session. Beast-free.
 #pragma once
 
 #include <atomic>
@@ -90,6 +90,9 @@ class StreamHub {
   // A node's status changed (the fan-out's node consumer, any thread): a `node` message
   // and an `event` message of its event_type. False when the notice queue was full.
   bool publish_node(const NodeStatusChange& change);
+  // An event a node reported (the fan-out's event consumer, any thread): an `event`
+  // message to the `events` subscribers of its node. False when the notice queue was full.
+  bool publish_event(const NodeEvent& event);
   // An alert changed (the alert service's thread): `message` goes to the `alerts`
   // subscribers whose node filter passes `node`. False when the notice queue was full.
   bool publish_alert(const std::string& node, std::string message);
@@ -107,10 +110,12 @@ class StreamHub {
     std::vector<double> values;
     int64_t committed_ms = 0;
   };
-  struct Notice {  // a node status change, or an alert's message
+  struct Notice {  // a node status change, a node's own event, or an alert's message
+    enum class Kind { kStatus, kEvent, kAlert } kind = Kind::kStatus;
     std::string node, from, to, event_type;
     int64_t last_seen_ms = 0, ts_ms = 0;
-    std::string alert;  // set: an alert message for the `alerts` channel
+    std::string data_json;  // kEvent: the event's data
+    std::string alert;      // kAlert: the message for the `alerts` channel
   };
   struct Command {
     enum class Kind { kUpdate, kDetach } kind;
@@ -122,6 +127,7 @@ class StreamHub {
   void send_snapshot(const Update& u, StreamSink& sink);
   void flush(std::vector<Batch>& batches);
   void deliver_notice(const Notice& n);
+  bool queue_notice(Notice n);  // false (counted) when the notice queue is full
   const stream::SeriesInfo* info(int64_t series_id);
   std::shared_ptr<StreamSink> sink(stream::ClientId id);
 

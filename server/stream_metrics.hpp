@@ -41,7 +41,8 @@ struct StreamMetrics {
                         .get()),
         hub_dropped_notices(
             m.counter("metricsd_stream_hub_dropped_notices_total",
-                      "Node status changes not streamed because the hub's notice queue was full")
+                      "Node status changes, node events and alert messages not streamed "
+                      "because the hub's notice queue was full")
                 .get()),
         flush_seconds(m.histogram("metricsd_stream_flush_duration_seconds",
                                   "Time the hub takes to fan out one flush", {},

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <mutex>
 
+#include "core/log_escape.hpp"
 #include "core/stream_client_queue.hpp"
 #include "core/stream_protocol.hpp"
 #include "server/auth.hpp"
@@ -186,7 +187,8 @@ asio::awaitable<void> WsSession<Next>::recheck_loop(api::Request authorized) {
     if (closing_ || ended_) co_return;
     std::exception_ptr failed;
     try {
-      co_await ctx_.auth->authorize(authorized, Access::kViewer, /*allow_query_token=*/true);
+      // Spends no request budget: idle streams cost their token nothing.
+      co_await ctx_.auth->recheck(authorized, Access::kViewer, /*allow_query_token=*/true);
     } catch (...) {
       failed = std::current_exception();
     }
@@ -195,11 +197,12 @@ asio::awaitable<void> WsSession<Next>::recheck_loop(api::Request authorized) {
       std::rethrow_exception(failed);
     } catch (const api::ApiError& e) {
       if (e.status() == 401 || e.status() == 403) {
-        spdlog::info("{} /ws/metrics: token no longer allowed ({}); closing", remote_, e.what());
+        spdlog::info("{} /ws/metrics: token no longer allowed ({}); closing", remote_,
+                     escape_for_log(e.what()));
         start_close(1008, "unauthorized");
         co_return;
       }
-      // 429 and the like: the token is still good; check again next time.
+      // 503 and the like: the token may still be good; check again next time.
     } catch (const std::exception&) {
       // The database is unreachable: keep streaming, check again next time.
     }

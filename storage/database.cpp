@@ -53,7 +53,7 @@ Database::Database(Options options, prom::Registry& metrics)
           metrics) {
   metrics.gauge_fn("metricsd_database_ready",
                    "1 when the database answers and migrations are applied",
-                   [this] { return ready_.load() ? 1.0 : 0.0; });
+                   [this] { return ready() ? 1.0 : 0.0; });
   metrics.gauge_fn("metricsd_schema_version", "Applied schema migration version",
                    [this] { return schema_version_.load(); });
 }
@@ -84,7 +84,18 @@ void Database::stop() {
 
 std::string Database::not_ready_reason() const {
   std::lock_guard lock(mu_);
-  return reason_;
+  return suspended_.load() ? suspend_reason_ : reason_;
+}
+
+void Database::suspend(std::string reason) {
+  std::lock_guard lock(mu_);
+  suspend_reason_ = std::move(reason);
+  suspended_ = true;
+}
+
+void Database::resume() {
+  std::lock_guard lock(mu_);
+  suspended_ = false;
 }
 
 void Database::set_reason(std::string reason) {

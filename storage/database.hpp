@@ -49,7 +49,11 @@ class Database {
   void start();  // starts the pool and the start-up task; returns at once
   void stop();   // stops both; idempotent
 
-  bool ready() const { return ready_.load(); }
+  bool ready() const { return ready_.load() && !suspended_.load(); }
+  // The embedded server went down and is being restarted: not ready, saying why, until
+  // resume(). (The pools reopen their connections by themselves once it answers.)
+  void suspend(std::string reason);
+  void resume();
   int schema_version() const { return schema_version_.load(); }
   std::string not_ready_reason() const;
   StoragePool& pool() { return pool_; }
@@ -69,11 +73,13 @@ class Database {
   StoragePool pool_;
   StoragePool read_pool_;
   std::atomic<bool> ready_{false};
+  std::atomic<bool> suspended_{false};
   std::atomic<int> schema_version_{0};
 
-  mutable std::mutex mu_;  // guards reason_, stopping_
+  mutable std::mutex mu_;  // guards reason_, suspend_reason_, stopping_
   std::condition_variable cv_;
   std::string reason_ = "starting";
+  std::string suspend_reason_;
   bool stopping_ = false;
   std::thread startup_;
 };

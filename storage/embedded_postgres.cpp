@@ -171,6 +171,7 @@ void EmbeddedPostgres::initdb() {
             "-E",
             "UTF8",
             "--no-locale",
+            "--data-checksums",  // a torn or corrupted page is found, not read as data
             "--auth-local=trust",
             std::string("--auth-host=") + (options_.tcp_port > 0 ? "trust" : "reject")};
   o.drop_privileges = as_postgres_user_;
@@ -274,6 +275,21 @@ void EmbeddedPostgres::wait_until_ready() {
     }
     std::this_thread::sleep_for(50ms);
   }
+}
+
+std::optional<std::string> EmbeddedPostgres::reap() {
+  if (pid_ <= 0) return std::nullopt;
+  auto status = wait_process(pid_, 0ms);
+  if (!status) return std::nullopt;
+  pid_ = -1;
+  return describe_wait_status(*status);
+}
+
+void EmbeddedPostgres::restart() {
+  if (pid_ > 0) return;
+  recover_leftover();
+  spawn_server();
+  wait_until_ready();
 }
 
 void EmbeddedPostgres::create_database() {

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,13 @@ class EmbeddedPostgres {
   void stop(std::chrono::milliseconds grace = std::chrono::seconds(8));
   // Immediate shutdown without waiting (forced exit path).
   void abort_now();
+
+  // Supervision, from the thread that called start(). reap(): when the server has exited
+  // (killed, crashed, or given up after a PANIC it could not recover from), how it ended
+  // ("killed by signal 9"); nullopt while it runs. restart(): starts it again (PostgreSQL's
+  // crash recovery runs); throws like start() when it cannot come up.
+  std::optional<std::string> reap();
+  void restart();
 
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }

@@ -48,6 +48,14 @@ ON CONFLICT (node_id) DO UPDATE SET
   status = 'online', last_seen = now())";
 constexpr const char* kNodeEvent =
     "INSERT INTO events (node_id, type, data) VALUES ($1, $2, $3::jsonb)";
+// An event the node reported, unless the same one is stored already (found through
+// events_node_ts_idx; jsonb compares data by value, not by text).
+constexpr const char* kReportedEvent = R"(
+INSERT INTO events (ts, node_id, type, data)
+SELECT to_timestamp($2::bigint / 1000.0), $1, $3, $4::jsonb
+WHERE NOT EXISTS (SELECT 1 FROM events
+                  WHERE node_id = $1 AND ts = to_timestamp($2::bigint / 1000.0)
+                    AND type = $3 AND data = $4::jsonb))";
 // A heartbeat's samples: one inbox row, as the group commit writer writes them (text
 // arrays: a heartbeat carries tens of samples, not the writer's millions).
 constexpr const char* kInsertInbox =
@@ -136,6 +144,11 @@ HeartbeatCommit commit_heartbeat(pqxx::connection& c, const HeartbeatUpdate& u,
   } else if (out.previous_status.empty()) {
     nlohmann::json data = {{"from", "new"}, {"to", "online"}};
     tx.exec_params(kNodeEvent, u.node_id, "node_registered", data.dump());
+  }
+  // After the upsert, which holds the node's row lock until COMMIT (see the header).
+  for (const auto& e : u.events) {
+    auto r = tx.exec_params(kReportedEvent, u.node_id, e.ts_ms, e.type, e.data_json);
+    if (r.affected_rows() == 1) out.stored_events.push_back(e);  // else stored before
   }
   for (const auto& row : tx.exec_params(kTakeCommands, u.node_id))
     out.commands.push_back({row[0].as<int64_t>(), row[1].as<std::string>(),

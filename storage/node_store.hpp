@@ -28,11 +28,13 @@ std::vector<NodeLiveness> load_node_liveness(pqxx::connection& c);
 // daemon (or a heartbeat) changed it first. True when this call made the transition.
 bool record_status_transition(pqxx::connection& c, const NodeLiveness& node, const std::string& to);
 
-// What a heartbeat says about its node; fields not sent stay as they were.
+// What a heartbeat says about its node; fields not sent stay as they were. `events` are
+// the node's own (their `node` is node_id).
 struct HeartbeatUpdate {
   std::string node_id;
   std::optional<std::string> type, hostname, labels_json, state_json, info_json;
   std::optional<double> interval_s;
+  std::vector<NodeEvent> events;
 };
 
 struct PendingCommand {
@@ -42,16 +44,21 @@ struct PendingCommand {
   int64_t created_ms = 0;
 };
 
-// What a committed heartbeat yields: the node's pending commands (now marked delivered)
-// and its status before ("" for a node seen for the first time).
+// What a committed heartbeat yields: the node's pending commands (now marked delivered),
+// its status before ("" for a node seen for the first time), and those of its events that
+// were stored (not already there), in the heartbeat's order.
 struct HeartbeatCommit {
   std::vector<PendingCommand> commands;
   std::string previous_status;
+  std::vector<NodeEvent> stored_events;
 };
 
 // A heartbeat as one unit, in one transaction: its samples as one inbox row (when there
-// are any), the node upserted as online (an event when it was not), its pending commands
-// handed out. Either all of it commits or none of it does.
+// are any), the node upserted as online (an event when it was not), its events, its
+// pending commands handed out. Either all of it commits or none of it does. An event
+// identical to one already stored (same node, type, ts and data: a retried heartbeat's)
+// is skipped; the node's row lock, taken before, makes two retries in flight at once wait
+// for each other, so the second sees the first's events.
 HeartbeatCommit commit_heartbeat(pqxx::connection& c, const HeartbeatUpdate& u,
                                  const SampleRows& samples);
 

@@ -38,6 +38,8 @@ TokenRow create_token(pqxx::connection& c, const std::string& name, Role role,
                                kTokenColumns,
                            name, std::string(role_name(role)), nonempty(node_id), secret_hash);
   TokenRow t = token_from(r);
+  tx.exec_params("SELECT pg_notify($1, $2)", std::string(kTokenCreatedChannel),
+                 std::to_string(t.id));
   AuditEntry a = audit;
   a.target = "token " + std::to_string(t.id);
   insert_audit(tx, a);
@@ -62,6 +64,24 @@ std::vector<TokenRow> list_tokens(pqxx::connection& c, bool include_revoked) {
                                       include_revoked))
     out.push_back(token_from(r));
   return out;
+}
+
+std::vector<LiveTokenHash> list_live_token_hashes(pqxx::connection& c, int64_t limit) {
+  pqxx::read_transaction tx(c);
+  std::vector<LiveTokenHash> out;
+  for (const auto& r : tx.exec_params(
+           "SELECT id, secret_hash FROM tokens WHERE revoked_at IS NULL ORDER BY id LIMIT $1",
+           limit))
+    out.push_back({r[0].as<int64_t>(), r[1].as<std::string>()});
+  return out;
+}
+
+std::optional<std::string> live_token_hash(pqxx::connection& c, int64_t id) {
+  pqxx::read_transaction tx(c);
+  auto r =
+      tx.exec_params("SELECT secret_hash FROM tokens WHERE id = $1 AND revoked_at IS NULL", id);
+  if (r.empty()) return std::nullopt;
+  return r[0][0].as<std::string>();
 }
 
 std::optional<TokenRow> revoke_token(pqxx::connection& c, int64_t id, const AuditEntry& audit) {

@@ -51,14 +51,29 @@ struct AuditFilter {
 
 // The pg_notify channel that tells every daemon a token was revoked (payload: its id).
 inline constexpr const char* kTokenChannel = "metricsd_tokens";
+// The one that tells every daemon a token was created (payload: its id); a channel of its
+// own, so that a daemon of an earlier version (which empties its whole token cache on a
+// payload it cannot read on kTokenChannel) never sees it.
+inline constexpr const char* kTokenCreatedChannel = "metricsd_tokens_created";
 
-// Inserts the token and its audit row in one transaction.
+// A live token's id and the hash of its secret.
+struct LiveTokenHash {
+  int64_t id = 0;
+  std::string secret_hash;
+};
+
+// Inserts the token and its audit row in one transaction, and notifies every daemon
+// (kTokenCreatedChannel).
 TokenRow create_token(pqxx::connection& c, const std::string& name, Role role,
                       const std::string& node_id, const std::string& secret_hash,
                       const AuditEntry& audit);
 // The live (not revoked) token with this secret hash.
 std::optional<TokenRow> find_token(pqxx::connection& c, const std::string& secret_hash);
 std::vector<TokenRow> list_tokens(pqxx::connection& c, bool include_revoked);
+// The live tokens' hashes, by id, at most `limit` of them.
+std::vector<LiveTokenHash> list_live_token_hashes(pqxx::connection& c, int64_t limit);
+// The secret hash of the live token `id`; nullopt when it is revoked or gone.
+std::optional<std::string> live_token_hash(pqxx::connection& c, int64_t id);
 // Marks it revoked, notifies every daemon, audits; nullopt when no such live token.
 std::optional<TokenRow> revoke_token(pqxx::connection& c, int64_t id, const AuditEntry& audit);
 // Records when tokens were last used (id, unix ms); later times only.

@@ -1,7 +1,7 @@
 // libFuzzer target: the JSON ingest decoders (POST /api/v1/metrics, and the heartbeat
 // body) on arbitrary bytes. Besides crashes and sanitizer reports it checks that a body
 // accepted without problems yields only valid names, labels, finite values and in-bounds
-// times, and a heartbeat only fields within their limits.
+// times, and a heartbeat only fields and events within their limits.
 // Built and run by tests/fuzz/run.sh (or -DMETRICSD_FUZZ=ON with clang).
 #include <cmath>
 #include <cstddef>
@@ -36,7 +36,7 @@ void check_series(const SampleBatch& b) {
 // The same bytes as a heartbeat of node "fz-1".
 void check_heartbeat(std::string_view body) {
   Problems problems;
-  DecodedHeartbeat hb = decode_heartbeat(body, "fz-1", kNow, problems);
+  DecodedHeartbeat hb = decode_heartbeat(body, "fz-1", kBounds, problems);
   check(problems.details.size() == std::min(problems.count, kMaxProblems));
   if (!problems.empty()) return;
   const auto& f = hb.fields;
@@ -52,6 +52,12 @@ void check_heartbeat(std::string_view body) {
   for (const SeriesKey& s : hb.samples.series)
     check(s.node == "fz-1");
   check_series(hb.samples);
+  check(hb.events.size() <= kMaxHeartbeatEvents);
+  for (const NodeEvent& e : hb.events) {
+    check(e.node == "fz-1" && valid_event_type(e.type) && !daemon_event_type(e.type));
+    check(kBounds.check(e.ts_ms).empty());
+    check(e.data_json.size() <= kMaxEventDataBytes && e.data_json.starts_with('{'));
+  }
 }
 
 }  // namespace

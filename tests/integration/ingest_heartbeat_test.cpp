@@ -1,7 +1,8 @@
 // POST /api/v1/nodes/{node_id}/heartbeat end to end: registration, what later heartbeats
-// update, nodes first seen by samples, and bad requests, against a real daemon with its
-// own embedded PostgreSQL. The node rows, events and samples are read back from that
-// PostgreSQL. Each test uses nodes of its own.
+// update, nodes first seen by samples, the events a node reports (listed, stored once
+// across retries, counted), and bad requests, against a real daemon with its own embedded
+// PostgreSQL. The node rows, events and samples are read back from that PostgreSQL. Each
+// test uses nodes of its own.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -169,6 +170,139 @@ TEST_F(IngestHeartbeat, BadRequestsAre400Or415AndRegisterNothing) {
   EXPECT_TRUE(node_row("hb-bad").is_null());
   EXPECT_EQ(db().stored("hb-bad"), 0);
   EXPECT_EQ(events("hb-bad"), std::vector<std::string>{});
+}
+
+// A heartbeat carrying the XID error of the API docs, and another event without data; the
+// events listing returns them with their data objects, newest first.
+TEST_F(IngestHeartbeat, ReportedEventsAreListedWithTheirData) {
+  const std::string t1 = rfc3339(now_s_ - 30).substr(0, 19) + ".250Z";
+  const std::string t2 = rfc3339(now_s_ - 20);
+  json body = {
+      {"metrics", {{"gpu.temp_c", 74.0}}},
+      {"events",
+       {{{"type", "gpu_xid"},
+         {"ts", t1},
+         {"data", {{"gpu", "0"}, {"code", 79}, {"description", "GPU has fallen off the bus"}}}},
+        {{"type", "gpu_xid"}, {"ts", t2}},
+        {{"type", "disk.smart"}, {"ts", t2}, {"data", {{"disk", "nvme0"}}}}}}};
+  auto r = post("/api/v1/nodes/ev-list/heartbeat", body.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+
+  r = http_request(port(), "GET", "/api/v1/events?type=gpu_xid&node=ev-list");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto listed = json::parse(r.body);
+  EXPECT_TRUE(listed["next_cursor"].is_null());
+  ASSERT_EQ(listed["events"].size(), 2u) << r.body;
+  for (auto& e : listed["events"]) {
+    EXPECT_TRUE(e["id"].is_number_integer()) << e;
+    e.erase("id");
+  }
+  json want = json::array();
+  want.push_back({{"ts", t2.substr(0, 19) + ".000Z"},
+                  {"node", "ev-list"},
+                  {"type", "gpu_xid"},
+                  {"data", json::object()}});
+  want.push_back(
+      {{"ts", t1}, {"node", "ev-list"}, {"type", "gpu_xid"}, {"data", body["events"][0]["data"]}});
+  EXPECT_EQ(listed["events"], want);
+  // Every event of the node: its registration, then what it reported, in that order.
+  r = http_request(port(), "GET", "/api/v1/events?node=ev-list");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json all = json::parse(r.body);
+  std::vector<std::string> types;
+  for (const auto& e : all["events"])
+    types.push_back(e["type"]);
+  EXPECT_EQ(types,
+            (std::vector<std::string>{"disk.smart", "gpu_xid", "gpu_xid", "node_registered"}));
+  // The heartbeat's samples were stored with its events.
+  EXPECT_EQ(db().stored("ev-list"), 1);
+}
+
+// The agent retries a heartbeat whose answer it did not get: each event is stored once,
+// whatever the order of its data's keys; a changed event is a new one.
+TEST_F(IngestHeartbeat, ARetriedHeartbeatStoresEachEventOnce) {
+  const std::string ts = rfc3339(now_s_ - 10);
+  auto xid = [&](const char* data) {
+    return json{{"type", "gpu_xid"}, {"ts", ts}, {"data", json::parse(data)}};
+  };
+  const std::string body = json{{"metrics", {{"gpu.temp_c", 80}}},
+                                {"events", json::array({xid(R"({"gpu": "0", "code": 79})"),
+                                                        xid(R"({"gpu": "1", "code": 79})"),
+                                                        xid(R"({"code": 79, "gpu": "1"})")})}}
+                               .dump();
+  const double stored_before = scrape(port(), R"(metricsd_node_events_total{type="gpu_xid"})");
+  const double skipped_before = scrape(port(), "metricsd_node_events_skipped_total");
+  ASSERT_EQ(post("/api/v1/nodes/ev-retry/heartbeat", body).status, 200);
+  ASSERT_EQ(post("/api/v1/nodes/ev-retry/heartbeat", body).status, 200);
+  // The same event with its data's keys in another order (sent as text, so the order is
+  // kept), then one that differs.
+  ASSERT_EQ(post("/api/v1/nodes/ev-retry/heartbeat",
+                 R"({"events": [{"type": "gpu_xid", "data": {"code": 79, "gpu": "0"}, "ts": ")" +
+                     ts + "\"}]}")
+                .status,
+            200);
+  ASSERT_EQ(post("/api/v1/nodes/ev-retry/heartbeat",
+                 json{{"events", json::array({xid(R"({"gpu": "0", "code": 48})")})}}.dump())
+                .status,
+            200);
+  auto xids = events("ev-retry");
+  xids.erase(xids.begin());  // node_registered
+  EXPECT_EQ(xids, (std::vector<std::string>{R"(gpu_xid {"code":79,"gpu":"0"})",
+                                            R"(gpu_xid {"code":79,"gpu":"1"})",
+                                            R"(gpu_xid {"code":48,"gpu":"0"})"}));
+  EXPECT_EQ(scrape(port(), R"(metricsd_node_events_total{type="gpu_xid"})") - stored_before, 3);
+  EXPECT_EQ(scrape(port(), "metricsd_node_events_skipped_total") - skipped_before, 1 + 3 + 1);
+}
+
+// All or nothing: one bad event refuses the heartbeat, its samples, its node record and
+// its good events with it.
+TEST_F(IngestHeartbeat, ABadEventStoresNothingOfTheHeartbeat) {
+  const std::string ts = rfc3339(now_s_ - 10);
+  const std::string body = R"({"type": "generation", "metrics": {"gpu.temp_c": 80},
+    "events": [{"type": "gpu_xid", "ts": ")" +
+                           ts + R"(", "data": {"code": 79}},
+               {"type": "node_status", "data": {"from": "offline", "to": "online"}},
+               {"type": "gpu_xid", "ts": "2999-01-01T00:00:00Z", "colour": "red"}]})";
+  auto r = post("/api/v1/nodes/ev-bad/heartbeat", body);
+  expect_error(r, 400, "invalid_argument");
+  EXPECT_EQ(detail_places(r),
+            (std::vector<std::string>{"events[1].type", "events[2].colour", "events[2].ts"}));
+  EXPECT_TRUE(node_row("ev-bad").is_null());
+  EXPECT_EQ(db().stored("ev-bad"), 0);
+  EXPECT_EQ(events("ev-bad"), std::vector<std::string>{});
+
+  // A known node: its record stays as it was too.
+  ASSERT_EQ(post("/api/v1/nodes/ev-bad2/heartbeat", R"({"type": "a"})").status, 200);
+  const int64_t seen = node_row("ev-bad2")["last_seen_ms"].get<int64_t>();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  r = post("/api/v1/nodes/ev-bad2/heartbeat",
+           R"({"type": "b", "metrics": {"x": 1}, "events": [{"type": "gpu_xid"}, {"type": ""}]})");
+  expect_error(r, 400, "invalid_argument");
+  EXPECT_EQ(detail_places(r), std::vector<std::string>{"events[1].type"});
+  EXPECT_EQ(node_row("ev-bad2")["type"], "a");
+  EXPECT_EQ(node_row("ev-bad2")["last_seen_ms"], seen);
+  EXPECT_EQ(db().stored("ev-bad2"), 0);
+  EXPECT_EQ(events("ev-bad2"),
+            std::vector<std::string>{R"(node_registered {"from":"new","to":"online"})"});
+  r = http_request(port(), "GET", "/api/v1/events?type=gpu_xid&node=ev-bad2");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["events"], json::array());
+}
+
+// Types are free-form, so /metrics counts only the first 32 by name, the rest as _other.
+TEST_F(IngestHeartbeat, EventTypesCountedByNameAreCapped) {
+  json list = json::array();
+  for (int i = 0; i < 40; ++i)
+    list.push_back({{"type", "cap.t" + std::to_string(i)}});
+  ASSERT_EQ(post("/api/v1/nodes/ev-cap/heartbeat", json({{"events", list}}).dump()).status, 200);
+  EXPECT_EQ(events("ev-cap").size(), 41u);  // all stored, with node_registered
+  auto text = http_request(port(), "GET", "/metrics").body;
+  const std::string series = "\nmetricsd_node_events_total{type=\"";
+  size_t named = 0;
+  for (size_t at = text.find(series); at != std::string::npos; at = text.find(series, at + 1))
+    if (text.compare(at + series.size(), 7, "_other\"") != 0) ++named;
+  EXPECT_EQ(named, 32u) << text;
+  EXPECT_GE(scrape(port(), R"(metricsd_node_events_total{type="_other"})"), 8) << text;
 }
 
 // A heartbeat is one unit: when recording the node fails, none of its samples are stored

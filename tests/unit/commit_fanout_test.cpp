@@ -1,5 +1,6 @@
-// The commit fan-out: every registered consumer gets every commit in registration order,
-// drops are counted per consumer, and registration closes when the daemon starts.
+// The commit fan-out: every registered consumer gets every commit (samples, node status
+// changes, node events) in registration order, drops are counted per consumer, and
+// registration closes when the daemon starts.
 #include "core/commit_fanout.hpp"
 
 #include <gtest/gtest.h>
@@ -67,6 +68,40 @@ TEST(CommitFanout, NodeStatusChangesReachTheirConsumers) {
   fanout.seal();
   fanout.publish(NodeStatusChange{"n1", "stale", "online", 5, "node_status"});
   EXPECT_EQ(seen, std::vector<std::string>{"n1:stale->online:node_status"});
+}
+
+TEST(CommitFanout, NodeEventsReachTheirConsumersAndDropsAreCounted) {
+  prom::Registry metrics;
+  CommitFanout fanout(metrics);
+  std::vector<std::string> seen;
+  fanout.on_node_event("stream", [&](const NodeEvent& e) {
+    seen.push_back(e.node + ":" + e.type + "@" + std::to_string(e.ts_ms) + ":" + e.data_json);
+    return true;
+  });
+  fanout.on_node_event("busy", [](const NodeEvent&) { return false; });
+  EXPECT_THROW(fanout.on_node_event("busy", [](const NodeEvent&) { return true; }),
+               std::logic_error);
+  EXPECT_THROW(fanout.publish(NodeEvent{"n1", "gpu_xid", 5, "{}"}), std::logic_error)
+      << "published before seal()";
+  // A node-status consumer of the same name is another list: it gets no events.
+  int changes = 0;
+  fanout.on_node_status("stream", [&](const NodeStatusChange&) { return ++changes > 0; });
+  fanout.seal();
+  EXPECT_THROW(fanout.on_node_event("late", [](const NodeEvent&) { return true; }),
+               std::logic_error);
+  fanout.publish(NodeEvent{"n1", "gpu_xid", 5, R"({"code":79})"});
+  fanout.publish(NodeEvent{"n2", "disk.smart", 6, "{}"});
+  EXPECT_EQ(seen, (std::vector<std::string>{R"(n1:gpu_xid@5:{"code":79})", "n2:disk.smart@6:{}"}));
+  EXPECT_EQ(changes, 0);
+  std::string text = metrics.render();
+  EXPECT_NE(text.find("metricsd_commit_fanout_dropped_node_events_total{consumer=\"busy\"} 2"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("metricsd_commit_fanout_dropped_node_events_total{consumer=\"stream\"} 0"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(fanout.consumers(), (std::vector<std::string>{"node_status:stream", "node_event:stream",
+                                                          "node_event:busy"}));
 }
 
 TEST(CommitFanout, RegistrationClosesAtSealAndNamesAreUnique) {

@@ -88,6 +88,12 @@ TEST(ErrorModel, ErrorCodeForStatus) {
     EXPECT_EQ(error_code_for_status(c.status), c.code) << c.status;
 }
 
+// The answers to a request head the server cannot take (server/request_framing).
+TEST(ErrorModel, ProtocolRefusalsHaveTheirOwnCodes) {
+  EXPECT_EQ(error_code_for_status(417), "expectation_failed");
+  EXPECT_EQ(error_code_for_status(501), "not_implemented");
+}
+
 TEST(ErrorModel, JsonResponseHasStatusAndCompactBody) {
   Response r = json_response(201, json{{"accepted", 3}});
   EXPECT_EQ(r.status, 201);

@@ -1,5 +1,6 @@
-// Naming rules (core/names.hpp): what is a valid metric, label key, label value and node
-// id, UTF-8 validation, and how the line protocol sanitises names that break the rules.
+// Naming rules (core/names.hpp): what is a valid metric, label key, label value, node id
+// and event type, UTF-8 validation, and how the line protocol sanitises names that break
+// the rules.
 #include "core/names.hpp"
 
 #include <gtest/gtest.h>
@@ -101,6 +102,37 @@ TEST(Names, NodeIdRules) {
     SCOPED_TRACE(c.id);
     EXPECT_EQ(valid_node_id(c.id), c.valid);
   }
+}
+
+TEST(Names, EventTypeRules) {
+  struct Case {
+    std::string type;
+    bool valid;
+  };
+  const Case cases[] = {
+      {"gpu_xid", true},
+      {"x", true},
+      {"gpu.ecc.dbe", true},
+      {"a0_9.z", true},
+      {std::string(64, 'e'), true},
+      {std::string(65, 'e'), false},
+      {"", false},
+      {"Gpu_xid", false},
+      {"gpu-xid", false},
+      {"0gpu", false},
+      {"_gpu", false},
+      {".gpu", false},
+      {"gpu xid", false},
+      {"gpu:xid", false},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.type);
+    EXPECT_EQ(valid_event_type(c.type), c.valid);
+  }
+  EXPECT_TRUE(daemon_event_type("node_status"));
+  EXPECT_TRUE(daemon_event_type("node_registered"));
+  EXPECT_FALSE(daemon_event_type("gpu_xid"));
+  EXPECT_FALSE(daemon_event_type("node_status.x"));
 }
 
 TEST(Names, Utf8ValidationRefusesOverlongSurrogatesAndTruncation) {

@@ -137,8 +137,7 @@ class CollectionLoop {
                      xid_->watching() ? ", watching XID errors" : "");
         return;
       }
-      if (o.gpu_source == "nvml")
-        throw std::runtime_error("--gpu-source nvml: cannot use " + o.nvml_library + ": " + error);
+      if (o.gpu_source == "nvml") throw std::runtime_error("--gpu-source nvml: " + error);
       spdlog::info("NVML not usable ({}); trying nvidia-smi", error);
     }
     config.nvidia_smi = find_on_path("nvidia-smi");

@@ -18,8 +18,8 @@ std::unique_ptr<NvmlLibrary> NvmlLibrary::open(const std::string& path, std::str
   lib->path_ = path;
   lib->handle_ = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!lib->handle_) {
-    const char* why = ::dlerror();
-    error = why ? why : "dlopen failed";
+    const char* why = ::dlerror();  // names the path
+    error = why ? why : path + ": dlopen failed";
     return nullptr;
   }
   void* h = lib->handle_;
@@ -84,7 +84,7 @@ std::unique_ptr<NvmlLibrary> NvmlLibrary::open(const std::string& path, std::str
 
   const nvml::Return r = lib->init();
   if (r != nvml::kSuccess) {
-    error = "nvmlInit: " + lib->error_string(r);
+    error = path + ": nvmlInit: " + lib->error_string(r);
     return nullptr;
   }
   lib->initialised_ = true;
