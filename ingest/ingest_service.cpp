@@ -47,6 +47,8 @@ void IngestService::count_rejected(const char* reason, size_t samples) {
   rejected_samples_.with({reason}).inc(static_cast<double>(samples));
 }
 
+// Every refusal of a decoded request, once: the database not ready, overloaded or lost,
+// or anything unexpected (a series limit is counted where it is found).
 void IngestService::count_refusal(size_t samples) {
   try {
     throw;
@@ -54,7 +56,9 @@ void IngestService::count_refusal(size_t samples) {
     count_rejected("overloaded", samples);
   } catch (const storage::Unavailable&) {
     count_rejected("unavailable", samples);
+  } catch (const storage::SeriesLimitExceeded&) {
   } catch (...) {
+    count_rejected("error", samples);
   }
 }
 
@@ -103,9 +107,9 @@ boost::asio::awaitable<SampleRows> IngestService::resolve(SampleBatch batch) {
 boost::asio::awaitable<void> IngestService::write(SampleBatch batch, const char* format) {
   const size_t n = batch.size();
   if (n == 0) co_return;
-  if (!db_.ready()) throw storage::Unavailable(db_.not_ready_reason());
-  SampleRows rows = co_await resolve(std::move(batch));
   try {
+    if (!db_.ready()) throw storage::Unavailable(db_.not_ready_reason());
+    SampleRows rows = co_await resolve(std::move(batch));
     co_await writer_.write(std::move(rows));
   } catch (...) {
     count_refusal(n);
@@ -117,10 +121,11 @@ boost::asio::awaitable<void> IngestService::write(SampleBatch batch, const char*
 boost::asio::awaitable<storage::HeartbeatCommit> IngestService::heartbeat(
     storage::HeartbeatUpdate update, SampleBatch samples, int64_t now_ms) {
   const size_t n = samples.size();
-  if (!db_.ready()) throw storage::Unavailable(db_.not_ready_reason());
-  SampleRows rows = co_await resolve(std::move(samples));
+  SampleRows rows;
   storage::HeartbeatCommit done;
   try {
+    if (!db_.ready()) throw storage::Unavailable(db_.not_ready_reason());
+    rows = co_await resolve(std::move(samples));
     done = co_await db_.pool().run([&](pqxx::connection& c) {
       auto committed = storage::commit_heartbeat(c, update, rows);
       // Committed: into the head and the stream before the agent hears back, as the

@@ -24,7 +24,9 @@ using nlohmann::json;
 
 TEST(PgSupervision, PostmasterKilledUnderLoadComesBackAndNothingAcknowledgedIsLost) {
   TempDir dir;
-  Daemon d(dir.path());
+  // Without auth, so every refusal is the ingest path's (a token whose cache entry expires
+  // while the database is down is refused by the authorizer instead).
+  Daemon d(dir.path(), {"--auth-mode", "disabled"});
   ASSERT_TRUE(d.wait_ready()) << d.log();
   const pid_t first = embedded_postgres_pid(dir.path());
   ASSERT_GT(first, 0);
@@ -80,6 +82,13 @@ TEST(PgSupervision, PostmasterKilledUnderLoadComesBackAndNothingAcknowledgedIsLo
   EXPECT_GT(second, 0);
   EXPECT_NE(second, first);
   EXPECT_EQ(refused_without_retry_after, 0) << "every refusal is a 503 with Retry-After";
+  // Every refusal counted once, by its reason.
+  EXPECT_EQ(
+      metric_value(d.port(), "metricsd_ingest_rejected_requests_total{reason=\"unavailable\"}", 0) +
+          metric_value(d.port(), "metricsd_ingest_rejected_requests_total{reason=\"overloaded\"}",
+                       0) +
+          metric_value(d.port(), "metricsd_ingest_rejected_requests_total{reason=\"error\"}", 0),
+      refused.load());
 
   // Every acknowledged sample is stored, once.
   const int64_t from_ms = base_s * 1000;
