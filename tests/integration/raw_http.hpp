@@ -8,21 +8,16 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
-#include <map>
 #include <optional>
 #include <string>
 
+#include "harness.hpp"
+
 namespace metricsd::test {
 
-struct RawAnswer {
+// An answer as http_request gives it, and its status line.
+struct RawAnswer : HttpResult {
   std::string status_line;  // "HTTP/1.1 400 Bad Request"
-  int status = 0;
-  std::map<std::string, std::string> headers;  // lowercased names
-  std::string body;
-  std::string header(const std::string& lower) const {
-    auto it = headers.find(lower);
-    return it == headers.end() ? "" : it->second;
-  }
 };
 
 class RawConnection {
