@@ -25,7 +25,7 @@ boost::asio::awaitable<Response> EventsHandlers::list(Request& req) {
       if (v.empty() || v.size() > 64 || !valid_text(v))
         throw bad_param("type", "must be 1 to 64 bytes of UTF-8 without NUL");
       f.type = v;
-    } else if (!page_param(req, k, v, now, f)) {
+    } else if (!page_param(req, k, v, now, f) && !credential_param(k)) {
       throw bad_param(k, "unknown parameter (expected node, type, from, to, limit, cursor)");
     }
   }

@@ -81,6 +81,8 @@ std::string_view error_code_for_status(int status) {
       return "not_implemented";
     case 503:
       return "unavailable";
+    case 507:
+      return "insufficient_storage";
     default:
       return status >= 500 ? "internal" : "invalid_argument";
   }

@@ -50,7 +50,11 @@ IngestHandlers::IngestHandlers(const Settings& settings, const LiveSettings& liv
                              .counter("metricsd_ingest_line_cache_resets_total",
                                       "Line caches emptied because they reached "
                                       "ingest.line_cache_mb")
-                             .get()) {}
+                             .get()),
+      prom_skipped_(metrics.counter("metricsd_ingest_prometheus_samples_skipped_total",
+                                    "Prometheus remote-write samples not stored while the rest "
+                                    "of their request was, by reason",
+                                    {"reason"})) {}
 
 ApiError IngestHandlers::invalid(const Problems& p, size_t samples) {
   service_.count_rejected("invalid", std::max(samples, p.count));
@@ -113,13 +117,18 @@ boost::asio::awaitable<Response> IngestHandlers::write_line_protocol(Request& re
                    "this endpoint takes InfluxDB line protocol (text/plain); JSON goes to "
                    "/api/v1/metrics");
   Precision precision = Precision::kNanoseconds;
-  if (auto p = req.query_param("precision"); p && !parse_precision(*p, precision))
-    throw ApiError::invalid_argument("precision must be one of ns, us, ms, s, m, h",
-                                     json::array({{{"field", "precision"}}}));
+  if (auto p = req.query_param("precision"); p && !parse_precision(*p, precision)) {
+    service_.count_rejected("invalid", 0);
+    throw ApiError::invalid_argument(
+        "precision must be one of ns (or n), us (or u, µ, µs), ms, s, m, h",
+        json::array({{{"field", "precision"}}}));
+  }
   std::string default_node(req.query_param("node").value_or(""));
-  if (!default_node.empty() && !valid_node_id(default_node))
+  if (!default_node.empty() && !valid_node_id(default_node)) {
+    service_.count_rejected("invalid", 0);
     throw ApiError::invalid_argument("node parameter is not a valid node id",
                                      json::array({{{"field", "node"}}}));
+  }
   std::string inflated;
   std::string_view body = body_of(req, inflated);
   TimeBounds bounds{wall_ms(), settings_.ingest_max_future_s * 1000, live_.retention_raw_ms()};

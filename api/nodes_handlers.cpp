@@ -1,6 +1,8 @@
 // The fleet read endpoints; see nodes_handlers.hpp.
 #include "api/nodes_handlers.hpp"
 
+#include "api/query_params.hpp"
+
 #include <map>
 #include <unordered_map>
 
@@ -25,8 +27,8 @@ ApiError bad(const std::string& field, const std::string& message) {
 }
 
 void reject_any_query(const Request& req) {
-  if (!req.query.empty())
-    throw bad(req.query.front().first, "unknown parameter (this endpoint takes none)");
+  for (const auto& [k, v] : req.query)
+    if (!credential_param(k)) throw bad(k, "unknown parameter (this endpoint takes none)");
 }
 
 // Calls fn(id, key) for every series matching `filter`, in id order. Returns how many.
@@ -123,7 +125,7 @@ boost::asio::awaitable<Response> NodesHandlers::list(Request& req) {
       if (!valid_label_value(value))
         throw bad("label", "value must be UTF-8 without NUL, at most 1024 bytes");
       f.labels.emplace_back(std::move(key), std::move(value));
-    } else {
+    } else if (!credential_param(k)) {
       throw bad(k, "unknown parameter (expected status, type, label)");
     }
   }

@@ -5,6 +5,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "api/http_types.hpp"
+#include "core/disk_watermark.hpp"
 #include "core/prom.hpp"
 #include "storage/database.hpp"
 
@@ -12,7 +13,8 @@ namespace metricsd::api {
 
 class OpsHandlers {
  public:
-  OpsHandlers(storage::Database& db, prom::Registry& metrics);
+  // `disk` (may be null): /readyz answers 503 while it refuses writes.
+  OpsHandlers(storage::Database& db, prom::Registry& metrics, const DiskWatermark* disk = nullptr);
 
   boost::asio::awaitable<Response> healthz(Request& req);
   boost::asio::awaitable<Response> readyz(Request& req);
@@ -23,6 +25,7 @@ class OpsHandlers {
  private:
   storage::Database& db_;
   prom::Registry& metrics_;
+  const DiskWatermark* disk_;
 };
 
 }  // namespace metricsd::api

@@ -13,9 +13,14 @@ ApiError bad_param(const std::string& field, const std::string& message) {
       field + ": " + message, nlohmann::json::array({{{"field", field}, {"message", message}}}));
 }
 
+bool credential_param(std::string_view key) {
+  return key == "u" || key == "p";
+}
+
 void only_params(const Request& req, std::initializer_list<std::string_view> allowed) {
   for (const auto& [k, v] : req.query) {
-    bool ok = false;
+    // InfluxDB 1.x's credentials (server/request_target.hpp) may come with any request.
+    bool ok = credential_param(k);
     for (auto a : allowed)
       ok = ok || k == a;
     if (ok) continue;

@@ -15,8 +15,12 @@ namespace metricsd::api {
 // 400 invalid_argument: "<field>: <message>", details [{"field","message"}].
 ApiError bad_param(const std::string& field, const std::string& message);
 
-// Refuses parameters the endpoint does not know (a typo must not silently widen a read).
+// Refuses parameters the endpoint does not know (a typo must not silently widen a read);
+// InfluxDB 1.x's credentials u= and p= pass everywhere.
 void only_params(const Request& req, std::initializer_list<std::string_view> allowed);
+// Whether `key` is one of InfluxDB 1.x's credential parameters (u=, p=), which every
+// endpoint accepts and ignores (the token in p= was read before routing).
+bool credential_param(std::string_view key);
 
 // An integer in [lo, hi]; `fallback` when absent.
 int64_t int_param(const Request& req, std::string_view name, int64_t fallback, int64_t lo,

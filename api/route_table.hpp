@@ -25,6 +25,12 @@
   HTTP(POST,   "/api/v1/metrics",                                  kWrite,     ingest, write_json)   \
   HTTP(POST,   "/api/v1/write",                                    kWrite,     ingest, write_line_protocol) \
   HTTP(POST,   "/write",                                           kWrite,     ingest, write_line_protocol) \
+  HTTP(POST,   "/api/v2/write",                                    kWrite,     ingest, write_line_protocol) \
+  HTTP(GET,    "/ping",                                            kPublic,    influx, ping)         \
+  HTTP(GET,    "/health",                                          kPublic,    influx, health)       \
+  HTTP(GET,    "/query",                                           kAgentRead, influx, query)        \
+  HTTP(POST,   "/query",                                           kAgentRead, influx, query)        \
+  HTTP(POST,   "/api/v1/prom/write",                               kWrite,     ingest, write_prometheus) \
   HTTP(POST,   "/api/v1/nodes/{node_id}/heartbeat",                kWrite,     ingest, heartbeat)    \
   HTTP(GET,    "/api/v1/events",                                   kViewer,    events, list)         \
   HTTP(GET,    "/api/v1/query",                                    kViewer,    query, query)         \
@@ -59,6 +65,8 @@
   HTTP(POST,   "/api/v1/alerts/receivers",                         kAdmin,     alerts, create_receiver) \
   HTTP(PUT,    "/api/v1/alerts/receivers/{id}",                    kAdmin,     alerts, update_receiver) \
   HTTP(DELETE, "/api/v1/alerts/receivers/{id}",                    kAdmin,     alerts, delete_receiver) \
+  HTTP(POST,   "/api/v1/admin/series/delete",                      kAdmin,     admin, delete_series) \
+  HTTP(GET,    "/api/v1/admin/cardinality",                        kAdmin,     admin, cardinality)   \
   WEBSOCKET(   "/ws/metrics",                                      kViewer)
 // clang-format on
 

@@ -117,7 +117,7 @@ boost::asio::awaitable<Response> TokenHandlers::audit(Request& req) {
       if (v != "ok" && v != "denied" && v != "failed")
         throw bad_param("outcome", "must be ok, denied or failed");
       f.outcome = v;
-    } else if (!page_param(req, k, v, now, f)) {
+    } else if (!page_param(req, k, v, now, f) && !credential_param(k)) {
       throw bad_param(
           k, "unknown parameter (expected action, token, outcome, from, to, limit, cursor)");
     }

@@ -36,11 +36,16 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
         }
         continue;
       }
+      if (have_command && (out.command == "backup" || out.command == "restore") &&
+          out.arguments.empty()) {
+        out.arguments.push_back(a);
+        continue;
+      }
       if (have_command)
         throw SettingsError(fmt::format("unexpected argument \"{}\" (see metricsd --help)", a));
-      if (a != "serve" && a != "migrate" && a != "token")
-        throw SettingsError(
-            fmt::format("unknown command \"{}\"; commands: serve, migrate, token", a));
+      if (a != "serve" && a != "migrate" && a != "token" && a != "backup" && a != "restore")
+        throw SettingsError(fmt::format(
+            "unknown command \"{}\"; commands: serve, migrate, token, backup, restore", a));
       out.command = a;
       have_command = true;
       continue;
@@ -69,6 +74,10 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
                           : out.token_node) = value;
       continue;
     }
+    if (out.command == "restore" && flag == "--yes" && !inline_value) {
+      out.restore_confirmed = true;
+      continue;
+    }
     if (out.command == "token" && flag == "--all" && !inline_value) {
       out.token_all = true;
       continue;
@@ -90,6 +99,8 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
     if (out.action != "revoke" && !out.arguments.empty())
       throw SettingsError(
           fmt::format("unexpected argument \"{}\" (see metricsd --help)", out.arguments[0]));
+  } else if ((out.command == "backup" || out.command == "restore") && out.arguments.empty()) {
+    throw SettingsError(fmt::format("metricsd {} needs a directory", out.command));
   } else if (!out.token_role.empty() || !out.token_name.empty() || !out.token_node.empty() ||
              out.token_all) {
     throw SettingsError("--role, --name, --node and --all belong to metricsd token");
@@ -101,13 +112,19 @@ std::string usage_text() {
   return "usage: metricsd [serve|migrate] [--config FILE] [--SETTING VALUE]...\n"
          "       metricsd token create --role ROLE --name NAME [--node NODE_ID]\n"
          "       metricsd token list [--all] | token revoke ID\n"
+         "       metricsd backup DIR | restore DIR [--yes]\n"
          "       metricsd --version | --help | --example-config\n\n"
          "commands:\n"
          "  serve     run the daemon (default)\n"
          "  migrate   apply database migrations and exit\n"
          "  token     create (prints the secret once), list or revoke API tokens; roles:\n"
          "            admin, operator, viewer, agent (--node binds an agent to one node);\n"
-         "            works whether or not the daemon is running\n\n"
+         "            works whether or not the daemon is running\n"
+         "  backup    copy the embedded PostgreSQL cluster into DIR (a new or empty\n"
+         "            directory), consistent, while the daemon serves (or is stopped)\n"
+         "  restore   replace the embedded cluster with the backup in DIR (the daemon\n"
+         "            must be stopped; the current cluster is kept aside, not deleted);\n"
+         "            --yes confirms\n\n"
          "settings (lowest precedence first: defaults, --config FILE (JSON), environment,\n"
          "flags):\n" +
          settings_help();

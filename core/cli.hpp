@@ -10,12 +10,13 @@
 namespace metricsd {
 
 struct CommandLine {
-  std::string command = "serve";  // serve | migrate | token
+  std::string command = "serve";  // serve | migrate | token | backup | restore
   // `token create|list|revoke`: the action, its arguments and options.
   std::string action;
-  std::vector<std::string> arguments;  // revoke: the token id
+  std::vector<std::string> arguments;  // revoke: the token id; backup, restore: the directory
   std::string token_role, token_name, token_node;
-  bool token_all = false;  // list: revoked ones too
+  bool token_all = false;          // list: revoked ones too
+  bool restore_confirmed = false;  // restore --yes
   bool help = false;
   bool version = false;
   bool example_config = false;

@@ -223,6 +223,37 @@ void Head::remove(const std::vector<ChunkRow>& chunks) {
   samples_.fetch_sub(removed, std::memory_order_relaxed);
 }
 
+size_t Head::erase(int64_t series, int64_t from_ms, int64_t to_ms,
+                   std::optional<Point> stored_latest) {
+  Shard& sh = shard(series);
+  std::unique_lock lock(sh.mu);
+  auto it = sh.map.find(series);
+  if (it == sh.map.end()) return 0;
+  SeriesHead& h = it->second;
+  merge_late(h);
+  std::vector<Point> pts;
+  pts.reserve(h.ordered);
+  for (const Sealed& s : h.sealed)
+    unseal(s, pts);
+  pts.insert(pts.end(), h.open.begin(), h.open.end());
+  auto gone = [&](const Point& p) { return p.ts_ms >= from_ms && p.ts_ms < to_ms; };
+  const size_t removed = static_cast<size_t>(std::erase_if(pts, gone));
+  if (removed > 0) {
+    h.sealed.clear();
+    size_t k = seal(h.sealed, 0, pts, false);
+    if (h.sealed.empty()) h.sealed.shrink_to_fit();
+    reopen(h, pts.begin() + static_cast<ptrdiff_t>(k), pts.end());
+    h.ordered = pts.size();
+    samples_.fetch_sub(removed, std::memory_order_relaxed);
+  }
+  if (h.latest && gone(*h.latest)) {
+    h.latest = stored_latest;
+    if (!pts.empty() && (!h.latest || pts.back().ts_ms >= h.latest->ts_ms)) h.latest = pts.back();
+  }
+  if (h.ordered == 0 && !h.latest) sh.map.erase(it);
+  return removed;
+}
+
 void Head::clear() {
   for (size_t s = 0; s < kShards; ++s) {
     std::unique_lock lock(shards_[s].mu);

@@ -9,10 +9,12 @@
 //
 // Threads: append() from the committing thread (the CommitFanout's "head" consumer: the
 // writer thread, or a storage thread for a heartbeat); remove() from the compaction's
-// storage thread; seal_open() from the maintenance loop's storage thread; clear()/note_latest()
-// from the database start-up thread while the daemon is not ready; range()/latest() from io threads
-// (cache hits, latest, stream snapshots) and read-pool threads. Each shard's map is guarded by its
-// mutex; samples_ and tiers_gen_ are atomics; see tiers_mutex() for the read/compaction protocol.
+// storage thread; erase() from a series deletion's storage thread; seal_open() from the
+// maintenance loop's storage thread; clear()/note_latest() from the database start-up
+// thread while the daemon is not ready; range()/latest() from io threads (cache hits,
+// latest, stream snapshots) and read-pool threads. Each shard's map is guarded by its
+// mutex; samples_ and tiers_gen_ are atomics; see tiers_mutex() for the read/compaction
+// protocol.
 #pragma once
 
 #include <atomic>
@@ -42,6 +44,12 @@ class Head {
               const std::vector<double>& values);
   // Removes the samples a compaction moved into these chunks (matched by time and value).
   void remove(const std::vector<ChunkRow>& chunks);
+  // A series deletion (storage/series_delete): removes the series' samples in [from, to).
+  // Where its latest value lay in that range, the latest becomes the newest sample left in
+  // the head or `stored_latest` (the newest left in storage), whichever is newer, or none;
+  // a series left with neither samples nor a latest value is forgotten. Returns the
+  // samples removed.
+  size_t erase(int64_t series, int64_t from_ms, int64_t to_ms, std::optional<Point> stored_latest);
   // Seals every series' plain samples that fill blocks (kSealSamples each); returns how
   // many. Encoding takes about 100 ns a sample: called every second off the committing
   // thread (the maintenance loop, on a storage thread), it keeps the writer free of it.

@@ -1,19 +1,21 @@
 // LiveSettings: the settings an admin may change while the daemon runs
-// (POST /api/v1/config/update): retention, the node status thresholds and the stream
-// flush interval. Whoever uses one of these reads it here, each time, never from the
-// start-up Settings. Changes hold until the daemon stops (the config file is not
-// rewritten). Reads are lock-free; updates are all or nothing.
+// (POST /api/v1/config/update): the network.* address lists, retention, the node status
+// thresholds and the stream flush interval. Whoever uses one of these reads it here, each
+// time, never from the start-up Settings. Changes hold until the daemon stops (the config
+// file is not rewritten). Reads take no lock of ours; updates are all or nothing.
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/network_policy.hpp"
 #include "core/settings.hpp"
 
 namespace metricsd {
@@ -32,6 +34,9 @@ class LiveSettings {
   int64_t nodes_stale_after_s() const { return get(kStale); }
   int64_t nodes_offline_after_s() const { return get(kOffline); }
   int64_t stream_flush_ms() const { return get(kFlush); }
+  // The network.* lists as they are now; a change replaces the whole policy, so a holder
+  // keeps a consistent one.
+  std::shared_ptr<const NetworkPolicy> network() const;
 
   // The start-up settings with the current live values.
   Settings current() const;
@@ -51,10 +56,18 @@ class LiveSettings {
   enum Index { kRetentionRaw, kRetention1m, kRetention1h, kStale, kOffline, kFlush, kCount };
   int64_t get(Index i) const { return values_[i].load(std::memory_order_relaxed); }
   static int64_t Settings::*field(Index i);
+  // The network.* settings: their texts (in the order of names()) and the policy built
+  // from them, replaced as one.
+  struct Network {
+    std::vector<std::string> texts;
+    NetworkPolicy policy;
+  };
+  static std::shared_ptr<const Network> make_network(const Settings& s);
 
   const Settings startup_;
   mutable std::mutex mu_;  // serialises plan/apply against each other
   std::array<std::atomic<int64_t>, kCount> values_;
+  std::atomic<std::shared_ptr<const Network>> network_;
 };
 
 }  // namespace metricsd

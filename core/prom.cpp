@@ -130,6 +130,12 @@ void Registry::gauge_fn(const std::string& name, const std::string& help,
   gauge_fns_.push_back({name, help, std::move(fn)});
 }
 
+void Registry::counter_fn(const std::string& name, const std::string& help,
+                          std::function<double()> fn) {
+  std::lock_guard lock(mu_);
+  counter_fns_.push_back({name, help, std::move(fn)});
+}
+
 std::string Registry::render() const {
   std::lock_guard lock(mu_);
   std::string out;
@@ -144,6 +150,10 @@ std::string Registry::render() const {
     f->for_each([&](const Labels& l, const Gauge& g) {
       out += f->name() + label_set(f->label_names(), l) + " " + format_value(g.value()) + "\n";
     });
+  }
+  for (const auto& c : counter_fns_) {
+    header(out, c.name, c.help, "counter");
+    out += c.name + " " + format_value(c.fn()) + "\n";
   }
   for (const auto& g : gauge_fns_) {
     header(out, g.name, g.help, "gauge");

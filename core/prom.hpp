@@ -97,6 +97,8 @@ class Registry {
                                std::vector<std::string> label_names, std::vector<double> bounds);
   // A gauge read at scrape time.
   void gauge_fn(const std::string& name, const std::string& help, std::function<double()> fn);
+  // A counter kept elsewhere (it must only grow), read at scrape time.
+  void counter_fn(const std::string& name, const std::string& help, std::function<double()> fn);
 
   std::string render() const;
 
@@ -105,11 +107,12 @@ class Registry {
   std::vector<std::unique_ptr<Family<Counter>>> counters_;
   std::vector<std::unique_ptr<Family<Gauge>>> gauges_;
   std::vector<std::unique_ptr<Family<Histogram>>> histograms_;
-  struct GaugeFn {
+  struct ValueFn {
     std::string name, help;
     std::function<double()> fn;
   };
-  std::vector<GaugeFn> gauge_fns_;
+  std::vector<ValueFn> gauge_fns_;
+  std::vector<ValueFn> counter_fns_;
 };
 
 // Histogram bounds for latencies in seconds, 100 us .. 10 s.

@@ -6,6 +6,9 @@
 
 #include <fmt/format.h>
 
+#include "core/cidr.hpp"
+#include "core/names.hpp"
+
 namespace metricsd {
 namespace {
 
@@ -40,6 +43,10 @@ std::vector<SettingSpec> build_specs() {
        {"trace", "debug", "info", "warn", "error", "off"});
   text("log.format", T::kEnum, "text", &S::log_format, "text, or json for one JSON object a line",
        {"text", "json"});
+  num("log.queue_messages", T::kInt, "8192", &S::log_queue_messages,
+      "log messages that may wait for stderr; beyond it the oldest are dropped and counted "
+      "(metricsd_log_messages_dropped_total), so logging never blocks a request",
+      16, 1'000'000);
   text("database.url", T::kString, "", &S::database_url,
        "PostgreSQL URL; empty = embedded PostgreSQL in data_dir");
   text("database.read_url", T::kString, "", &S::database_read_url,
@@ -60,6 +67,17 @@ std::vector<SettingSpec> build_specs() {
       "the embedded PostgreSQL is restarted when it exits; if it is not back within this, "
       "metricsd exits with code 1",
       1000, 86'400'000);
+  text("database.embedded_sql_listen", T::kString, "", &S::database_embedded_sql_listen,
+       "host:port on which the embedded PostgreSQL also accepts TCP connections, only from the "
+       "read-only role metricsd_reader (password in <data_dir>/sql-reader.password), for "
+       "Grafana's PostgreSQL data source and psql; empty: unix socket only");
+  num("disk.min_free_bytes", T::kSize, "1GiB", &S::disk_min_free_bytes,
+      "below this much free space on the database's file system (data_dir's with database.url), "
+      "sample writes and heartbeats get 507 + Retry-After, /readyz 503 and compaction waits, "
+      "until 1.25x this is free again (0: never)",
+      0, int64_t{1} << 50);
+  num("disk.check_interval_ms", T::kDuration, "1s", &S::disk_check_interval_ms,
+      "how often the free space of the watched file systems is checked", 100, 60'000);
   num("http.max_body_bytes", T::kSize, "16MiB", &S::http_max_body_bytes,
       "larger request bodies get 413", 1024, int64_t{4} << 30);
   num("http.max_header_bytes", T::kSize, "16KiB", &S::http_max_header_bytes,
@@ -80,6 +98,20 @@ std::vector<SettingSpec> build_specs() {
       "requests with more header fields get 431", 8, 10'000);
   text("http.cors_origins", T::kString, "", &S::http_cors_origins,
        "browser origins allowed to call the API (comma-separated, or *); empty: none");
+  text("network.deny", T::kCidrList, "", &S::network_deny,
+       "client addresses refused everywhere, before anything is read: comma-separated CIDR "
+       "ranges or addresses (10.0.0.0/8, 192.168.1.5, fd00::/8)");
+  text("network.allow", T::kCidrList, "", &S::network_allow,
+       "if set, only these addresses (CIDR ranges) may connect at all; others are closed at once");
+  text("network.allow_write", T::kCidrList, "", &S::network_allow_write,
+       "if set, ingest routes (agent access) answer only these addresses (CIDR ranges); others "
+       "get 403 before their token is looked at");
+  text("network.allow_operator", T::kCidrList, "", &S::network_allow_operator,
+       "if set, operator routes (commands, alert rules, silences) answer only these addresses "
+       "(CIDR ranges); others get 403 before their token is looked at");
+  text("network.allow_admin", T::kCidrList, "", &S::network_allow_admin,
+       "if set, admin routes (tokens, config, audit, receivers) answer only these addresses "
+       "(CIDR ranges; not nested: each list guards its own level's routes)");
   num("ingest.max_queue_samples", T::kInt, "2000000", &S::ingest_max_queue_samples,
       "samples waiting for commit; beyond: 503 + Retry-After", 1000, 1'000'000'000);
   num("ingest.max_future_s", T::kInt, "600", &S::ingest_max_future_s,
@@ -96,6 +128,9 @@ std::vector<SettingSpec> build_specs() {
       "memory per io thread for the series ids of line-protocol lines seen before, so a known "
       "line skips per-field lookups (0: off)",
       0, 100'000);
+  text("ingest.prometheus_node_label", T::kString, "instance", &S::ingest_prometheus_node_label,
+       "the label of Prometheus remote-write series that names the node (its other labels stay "
+       "labels); series without it take ?node= from the URL, else are refused and counted");
   num("query.timeout_ms", T::kDuration, "10s", &S::query_timeout_ms,
       "a query's database work is cancelled after this (503)", 100, 600'000);
   num("query.cache_mb", T::kInt, "64", &S::query_cache_mb,
@@ -222,6 +257,8 @@ std::string describe_type(const SettingSpec& s) {
       return "a duration like 500ms, 30s, 15m, 24h or 7d";
     case T::kAddress:
       return "host:port, e.g. 127.0.0.1:8080";
+    case T::kCidrList:
+      return "comma-separated CIDR ranges, e.g. 10.0.0.0/8, 192.168.1.5, fd00::/8";
     case T::kEnum: {
       std::string c;
       for (auto ch : s.choices) {
@@ -258,6 +295,14 @@ void apply_text(Settings& out, const SettingSpec& s, std::string_view value,
       return;
     case T::kAddress:
       if (!valid_address(value)) fail();
+      out.*s.text_field = std::string(value);
+      return;
+    case T::kCidrList:
+      try {
+        CidrList::parse(value);
+      } catch (const CidrError& e) {
+        throw SettingsError(fmt::format("setting {}: {} ({})", s.name, e.what(), where));
+      }
       out.*s.text_field = std::string(value);
       return;
     case T::kEnum:
@@ -320,7 +365,7 @@ void apply_setting_json(Settings& out, const SettingSpec& spec, const nlohmann::
   if (v.is_string()) {
     apply_text(out, spec, v.get<std::string>(), where);
   } else if (v.is_number_integer() && spec.type != T::kString && spec.type != T::kEnum &&
-             spec.type != T::kAddress) {
+             spec.type != T::kAddress && spec.type != T::kCidrList) {
     // A bare JSON number means bytes for sizes and milliseconds for durations.
     int64_t x = v.get<int64_t>();
     apply_text(out, spec, spec.type == T::kDuration ? std::to_string(x) + "ms" : std::to_string(x),
@@ -378,6 +423,18 @@ void check_combinations(const Settings& s) {
         s.listen));
   if (s.tls_cert_file.empty() != s.tls_key_file.empty())
     throw SettingsError("settings tls.cert_file and tls.key_file: set both or neither");
+  if (!valid_label_key(s.ingest_prometheus_node_label) ||
+      s.ingest_prometheus_node_label == "__name__")
+    throw SettingsError(fmt::format(
+        "setting ingest.prometheus_node_label: \"{}\" is no label name ([A-Za-z_][A-Za-z0-9_]*, "
+        "not __name__)",
+        s.ingest_prometheus_node_label));
+  if (!s.database_embedded_sql_listen.empty() && (!valid_address(s.database_embedded_sql_listen) ||
+                                                  s.database_embedded_sql_listen.ends_with(":0")))
+    throw SettingsError(fmt::format(
+        "setting database.embedded_sql_listen: expected host:port with a port from 1 to 65535 "
+        "(e.g. 127.0.0.1:5433), or empty, got \"{}\"",
+        s.database_embedded_sql_listen));
 }
 
 }  // namespace

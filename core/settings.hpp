@@ -23,14 +23,18 @@ struct Settings {
   int64_t threads = 0;  // 0: one per core
   std::string log_level;
   std::string log_format;
+  int64_t log_queue_messages = 0;
   std::string database_url;
   std::string database_read_url;
   int64_t database_pool_size = 0;
   int64_t database_embedded_shared_buffers = 0;  // bytes
   int64_t database_embedded_restart_timeout_ms = 0;
+  std::string database_embedded_sql_listen;  // host:port for SQL readers, or empty (off)
   int64_t database_read_pool_size = 0;
   int64_t database_max_waiting = 0;
   int64_t database_connect_timeout_ms = 0;
+  int64_t disk_min_free_bytes = 0;  // 0: writes are never refused for disk space
+  int64_t disk_check_interval_ms = 0;
   int64_t http_max_body_bytes = 0;
   int64_t http_max_header_bytes = 0;
   int64_t http_header_timeout_ms = 0;
@@ -46,6 +50,7 @@ struct Settings {
   int64_t query_timeout_ms = 0;
   int64_t query_cache_mb = 0;
   int64_t ingest_line_cache_mb = 0;
+  std::string ingest_prometheus_node_label;  // the remote-write label naming the node
   int64_t limits_max_series = 0;
   int64_t limits_max_series_per_node = 0;
   int64_t limits_max_inflight_body_bytes = 0;
@@ -74,6 +79,12 @@ struct Settings {
   int64_t http_max_url_bytes = 0;
   int64_t http_max_header_count = 0;
   std::string http_cors_origins;  // comma-separated origins, "*", or empty (none)
+  // Comma-separated CIDR ranges (core/network_policy.hpp); empty: no rule.
+  std::string network_deny;
+  std::string network_allow;
+  std::string network_allow_write;
+  std::string network_allow_operator;
+  std::string network_allow_admin;
   std::string tls_cert_file;
   std::string tls_key_file;
   std::string alerts_rules_file;
@@ -83,7 +94,8 @@ struct Settings {
   std::string alerts_smtp_from;
 };
 
-enum class SettingType { kString, kInt, kSize, kDuration, kEnum, kAddress };
+// kCidrList: comma-separated CIDR ranges (core/cidr.hpp), each checked.
+enum class SettingType { kString, kInt, kSize, kDuration, kEnum, kAddress, kCidrList };
 
 struct SettingSpec {
   std::string_view name;  // "section.key" or "key"

@@ -1,6 +1,8 @@
 // The rollup day cache; see tier_cache.hpp.
 #include "core/tier_cache.hpp"
 
+#include <algorithm>
+
 namespace metricsd {
 
 size_t TierCache::KeyHash::operator()(const Key& k) const {
@@ -47,6 +49,20 @@ void TierCache::drop_ending_by(Tier tier, int64_t end_ms) {
   for (auto it = map_.begin(); it != map_.end();) {
     auto next = std::next(it);
     if (it->first.tier == static_cast<int>(tier) && it->first.day + kDayMs <= end_ms) erase(it);
+    it = next;
+  }
+}
+
+void TierCache::invalidate_series(const std::vector<int64_t>& sorted_ids, int64_t from_ms,
+                                  int64_t to_ms) {
+  if (!enabled() || sorted_ids.empty()) return;
+  std::lock_guard lock(mu_);
+  for (auto it = map_.begin(); it != map_.end();) {
+    auto next = std::next(it);
+    const Key& k = it->first;
+    if (k.day < to_ms && k.day + kDayMs > from_ms &&
+        std::binary_search(sorted_ids.begin(), sorted_ids.end(), k.series))
+      erase(it);
     it = next;
   }
 }

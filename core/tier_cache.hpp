@@ -38,6 +38,9 @@ class TierCache {
   void clear();
   // Forgets the tier's days that end at or before end_ms (retention dropped them).
   void drop_ending_by(Tier tier, int64_t end_ms);
+  // Forgets every tier's days of these series (sorted ids) that overlap [from_ms, to_ms)
+  // (a series deletion); walks every held day.
+  void invalidate_series(const std::vector<int64_t>& sorted_ids, int64_t from_ms, int64_t to_ms);
 
   size_t bytes() const;
   size_t days() const;

@@ -8,11 +8,12 @@ namespace metricsd::ingest {
 
 IngestService::IngestService(storage::Database& db, storage::SeriesRegistry& registry,
                              storage::GroupCommitWriter& writer, const CommitFanout& fanout,
-                             prom::Registry& metrics)
+                             CommitGate& gate, prom::Registry& metrics)
     : db_(db),
       registry_(registry),
       writer_(writer),
       fanout_(fanout),
+      gate_(gate),
       accepted_(metrics.counter("metricsd_ingest_samples_total",
                                 "Samples acknowledged (committed), by format", {"format"})),
       rejected_requests_(metrics.counter("metricsd_ingest_rejected_requests_total",
@@ -127,6 +128,10 @@ boost::asio::awaitable<storage::HeartbeatCommit> IngestService::heartbeat(
     if (!db_.ready()) throw storage::Unavailable(db_.not_ready_reason());
     rows = co_await resolve(std::move(samples));
     done = co_await db_.pool().run([&](pqxx::connection& c) {
+      // As the writer does: held until the samples are in the head, and samples of series
+      // deleted since they were resolved are left out (core/commit_gate.hpp).
+      auto gate = gate_.commit();
+      gate_.drop_buried(rows);
       auto committed = storage::commit_heartbeat(c, update, rows);
       // Committed: into the head and the stream before the agent hears back, as the
       // writer does for its groups.

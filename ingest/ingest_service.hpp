@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "core/commit_fanout.hpp"
+#include "core/commit_gate.hpp"
 #include "core/prom.hpp"
 #include "core/sample_batch.hpp"
 #include "storage/database.hpp"
@@ -40,7 +41,7 @@ namespace metricsd::ingest {
 class IngestService {
  public:
   IngestService(storage::Database& db, storage::SeriesRegistry& registry,
-                storage::GroupCommitWriter& writer, const CommitFanout& fanout,
+                storage::GroupCommitWriter& writer, const CommitFanout& fanout, CommitGate& gate,
                 prom::Registry& metrics);
 
   // The distinct nodes whose samples the batch holds (for node-bound tokens).
@@ -73,6 +74,7 @@ class IngestService {
   storage::SeriesRegistry& registry_;
   storage::GroupCommitWriter& writer_;
   const CommitFanout& fanout_;
+  CommitGate& gate_;  // a heartbeat holds it from its inbox row to the fan-out
   prom::Family<prom::Counter>& accepted_;
   prom::Family<prom::Counter>& rejected_requests_;
   prom::Family<prom::Counter>& rejected_samples_;

@@ -13,8 +13,11 @@
 #include <thread>
 #include <vector>
 
+#include "api/disk_refusal.hpp"
 #include "api/endpoints.hpp"
 #include "core/commit_fanout.hpp"
+#include "core/commit_gate.hpp"
+#include "core/disk_watermark.hpp"
 #include "core/head.hpp"
 #include "core/live_settings.hpp"
 #include "core/rate_window.hpp"
@@ -22,11 +25,14 @@
 #include "core/tier_cache.hpp"
 #include "core/version.hpp"
 #include "ingest/ingest_service.hpp"
+#include "server/address_filter.hpp"
 #include "server/alert_service.hpp"
 #include "server/alert_settings.hpp"
 #include "server/auth.hpp"
 #include "server/cors.hpp"
+#include "server/disk_watch.hpp"
 #include "server/http_server.hpp"
+#include "server/logging.hpp"
 #include "server/maintenance.hpp"
 #include "server/node_monitor.hpp"
 #include "server/pg_supervisor.hpp"
@@ -37,6 +43,7 @@
 #include "storage/group_commit_writer.hpp"
 #include "storage/head_loader.hpp"
 #include "storage/series_registry.hpp"
+#include "storage/sql_reader.hpp"
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
@@ -82,6 +89,9 @@ struct App::Parts {
       : settings(s),
         db(database_options(s, conninfo, dir), metrics),
         live(s),
+        disk(s.disk_min_free_bytes),
+        disk_watch(disk_watch_paths(s, dir), std::chrono::milliseconds(s.disk_check_interval_ms),
+                   disk, metrics),
         registry(s.limits_max_series, s.limits_max_series_per_node, metrics),
         tier_cache(query_cache_bytes(s)),
         fanout(metrics),
@@ -89,13 +99,13 @@ struct App::Parts {
         hub(s, live, registry, head, stream_metrics),
         writer({conninfo, s.ingest_max_queue_samples,
                 /*max_commit_samples=*/4'000'000, static_cast<int>(s.database_connect_timeout_ms)},
-               fanout, metrics),
+               fanout, commit_gate, metrics),
         io_threads(thread_count(s)),
         ioc(io_threads),
         cors(s.http_cors_origins),
         auth(ioc, s, db, metrics),
-        ingest(db, registry, writer, fanout, metrics),
-        ops(db, metrics),
+        ingest(db, registry, writer, fanout, commit_gate, metrics),
+        ops(db, metrics, &disk),
         ingest_api(s, live, registry, ingest, auth, metrics),
         events(db),
         query(db, registry, head, tier_cache, s.query_timeout_ms, metrics),
@@ -110,15 +120,22 @@ struct App::Parts {
                   alert_service.acknowledged(rule, node, by);
                 },
                 !s.alerts_smtp_url.empty()}),
-        endpoints{ops, ingest_api, events, query, nodes, tokens, commands, config, alerts},
+        admin(db, registry, head, tier_cache, commit_gate, metrics),
+        influx(metrics),
+        endpoints{ops,      ingest_api, events, query, nodes, tokens,
+                  commands, config,     alerts, admin, influx},
         stream_ctx{s, hub, stream_metrics, &auth},
+        address_filter(live, metrics),
         server(ioc, s, router, auth, cors, metrics, &stream_ctx),
         monitor(ioc, db, live, fanout, metrics),
-        maintenance(ioc, db, head, tier_cache, s, live, metrics),
+        maintenance(ioc, db, head, tier_cache, s, live, metrics, &disk),
         signals(ioc, SIGTERM, SIGINT),
         hangup(ioc, SIGHUP) {
-    register_routes(router, endpoints);
+    register_routes(router, endpoints, [this](const api::Request&) {
+      return api::refuse_write_on_full_disk(disk, ingest);
+    });
     register_metrics();
+    server.set_address_filter(&address_filter);
     hub.set_alerts_source([this] { return alert_service.snapshot(); });
     alert_service.on_stream_message([this](std::string node, std::string message) {
       hub.publish_alert(node, std::move(message));
@@ -135,11 +152,14 @@ struct App::Parts {
   prom::Registry metrics;
   storage::Database db;  // the pools and the start-up task
   LiveSettings live;     // what POST /api/v1/config/update may change
+  DiskWatermark disk;    // below it writes are refused (507) and compaction waits
+  DiskWatch disk_watch;  // feeds `disk` from its own thread
   storage::SeriesRegistry registry;
   Head head;
   TierCache tier_cache;
   RateWindow ingest_rate;  // committed samples per second, for /api/v1/summary
   CommitFanout fanout;
+  CommitGate commit_gate;  // orders series deletions against commits (core/commit_gate.hpp)
   StreamMetrics stream_metrics;
   StreamHub hub;
   storage::GroupCommitWriter writer;
@@ -158,9 +178,12 @@ struct App::Parts {
   api::ConfigHandlers config;
   AlertService alert_service;
   api::AlertHandlers alerts;
+  api::AdminHandlers admin;
+  api::InfluxCompatHandlers influx;
   api::Endpoints endpoints;
   Router router;
-  StreamContext stream_ctx;  // /ws/metrics: the upgrade is authorized by `auth`
+  StreamContext stream_ctx;      // /ws/metrics: the upgrade is authorized by `auth`
+  AddressFilter address_filter;  // the network.* lists, read from `live`
   HttpServer server;
   NodeMonitor monitor;
   Maintenance maintenance;
@@ -182,6 +205,9 @@ void App::Parts::register_metrics() {
       .set(static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count()));
+  metrics.counter_fn("metricsd_log_messages_dropped_total",
+                     "Log messages dropped because stderr could not keep up (log.queue_messages)",
+                     [] { return static_cast<double>(log_messages_dropped()); });
   metrics.gauge_fn("metricsd_head_samples", "Samples held in memory (not yet compacted)",
                    [this] { return static_cast<double>(head.samples()); });
   metrics.gauge_fn("metricsd_head_series", "Series with samples or a latest value in memory",
@@ -237,6 +263,8 @@ App::App(const Settings& settings) : settings_(settings) {}
 
 App::~App() {
   if (parts_ && parts_->tls_reloader.joinable()) parts_->tls_reloader.join();
+  // A start refused after the marker was written (a port in use) is not a crash.
+  if (run_marker_ && !started_) run_marker_->clean_exit();
 }
 
 int App::open() {
@@ -257,11 +285,32 @@ int App::open() {
   if (int rc = open_storage(settings_, storage_); rc != 0) return rc;
   data_dir_ = absolute_data_dir(settings_);
   try {
+    run_marker_.emplace(data_dir_);
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  try {
     parts_ = std::make_unique<Parts>(settings_, storage_.conninfo, data_dir_);
   } catch (const std::exception& e) {  // settings only a component can check (CORS origins)
     spdlog::error("{}", e.what());
     return 2;
   }
+  parts_->metrics
+      .gauge("metricsd_previous_shutdown_unclean",
+             "1 when the previous run of the daemon ended without its shutdown (killed, crashed)")
+      .get()
+      .set(run_marker_->previous_unclean() ? 1 : 0);
+  parts_->metrics
+      .gauge("metricsd_last_unclean_shutdown_timestamp_seconds",
+             "When the last run that ended uncleanly was last seen alive (0: none known)")
+      .get()
+      .set(static_cast<double>(run_marker_->last_unclean_ms()) / 1000.0);
+  if (storage_.embedded && !settings_.database_embedded_sql_listen.empty())
+    parts_->db.on_ready([this](pqxx::connection& c) {
+      storage::enable_sql_reader(c, storage_.conninfo, data_dir_,
+                                 settings_.database_embedded_sql_listen);
+    });
   if (!parts_->auth.enabled())
     spdlog::warn("auth.mode=disabled: every request is served without a token (loopback only)");
   try {
@@ -275,12 +324,14 @@ int App::open() {
 }
 
 void App::start() {
+  started_ = true;
   auto& p = *parts_;
   p.db.start();
   p.writer.start();
   p.hub.start();
   p.monitor.start();
   p.maintenance.start();
+  p.disk_watch.start();  // its first check before the first request is accepted
   p.alert_service.start();
   p.auth.start();
   wait_hangup();
@@ -327,6 +378,7 @@ void App::wait_stop_signal() {
     if (p.shutting_down) {
       spdlog::warn("second signal ({}): exiting now", sig);
       if (storage_.embedded) storage_.embedded->abort_now();
+      flush_logging();
       std::_Exit(1);
     }
     p.shutting_down = true;
@@ -345,10 +397,15 @@ void App::wait_for_shutdown() {
   if (storage_.embedded)
     supervisor.emplace(*storage_.embedded, parts_->db, parts_->metrics,
                        std::chrono::milliseconds(settings_.database_embedded_restart_timeout_ms));
+  auto next_touch = std::chrono::steady_clock::now();
   while (stop.wait_for(200ms) != std::future_status::ready) {
     if (supervisor && !supervisor->poll()) {
       exit_code_ = 1;
       return;
+    }
+    if (std::chrono::steady_clock::now() >= next_touch) {
+      run_marker_->touch();
+      next_touch += 5s;
     }
   }
 }
@@ -361,6 +418,7 @@ void App::drain() {
   p.hub.close_all(1001, "shutdown");  // WebSocket clients: going away
   p.monitor.stop();
   p.maintenance.stop();
+  p.disk_watch.stop();
   p.auth.stop();
   auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(settings_.shutdown_grace_ms);
@@ -401,6 +459,8 @@ void App::stop() {
     storage_.embedded->stop(5s);
     spdlog::info("embedded postgres stopped");
   }
+  // Exit code 1 (the database could not be brought back) is not a clean end.
+  if (exit_code_ == 0) run_marker_->clean_exit();
   spdlog::info("metricsd stopped");
 }
 

@@ -5,7 +5,8 @@
 //   open()   data dir lock → embedded PostgreSQL (or database.url) → components → the
 //            commit fan-out's consumers registered → the listener bound
 //   start()  database start-up task → writer → stream hub → node monitor, maintenance,
-//            alert evaluator, token listener → io threads → accepting → READY=1
+//            disk watch (its first check), alert evaluator, token listener → io threads →
+//            accepting → READY=1
 //   wait_for_shutdown()  until SIGTERM/SIGINT (SIGHUP reloads the TLS certificate; a
 //            second SIGTERM/SIGINT exits at once)
 //   drain()  stop accepting and close idle connections, WebSocket clients get 1001,
@@ -24,6 +25,7 @@
 #include <optional>
 
 #include "core/settings.hpp"
+#include "server/run_marker.hpp"
 #include "server/storage_setup.hpp"
 #include "server/tls_context.hpp"
 
@@ -52,10 +54,12 @@ class App {
 
   const Settings& settings_;
   std::filesystem::path data_dir_;
-  std::optional<TlsContext> tls_;  // first: a bad certificate stops start-up at once
-  Storage storage_;                // the data dir lock and the embedded PostgreSQL
-  std::unique_ptr<Parts> parts_;   // everything else, in dependency order
+  std::optional<TlsContext> tls_;        // first: a bad certificate stops start-up at once
+  Storage storage_;                      // the data dir lock and the embedded PostgreSQL
+  std::optional<RunMarker> run_marker_;  // after the lock: tells an unclean end
+  std::unique_ptr<Parts> parts_;         // everything else, in dependency order
   int exit_code_ = 0;
+  bool started_ = false;  // start() ran: the run marker is stop()'s to clear
 };
 
 // `metricsd serve`: open, start, wait, drain, stop. The exit code.

@@ -193,26 +193,35 @@ asio::awaitable<void> Authenticator::check(api::Request& req, Access access, boo
     req.principal = api::Principal{false, 0, "auth disabled", Role::kAdmin, ""};
     co_return;
   }
-  std::string secret = bearer_token(req, allow_query_token);
+  RequestToken token = request_token(req, allow_query_token);
   std::optional<api::Principal> who;
-  if (!secret.empty()) who = co_await resolve(secret, req.remote_addr, budget);
-  check_principal(req, access, secret.empty(), who, budget);
+  if (!token.secret.empty()) who = co_await resolve(token.secret, req.remote_addr, budget);
+  check_principal(req, access, token, who, budget);
 }
 
-void Authenticator::check_principal(api::Request& req, Access access, bool no_token,
+void Authenticator::check_principal(api::Request& req, Access access, const RequestToken& token,
                                     const std::optional<api::Principal>& who, Budget budget) {
   if (!who) {
+    if (token.bad_scheme) {
+      deny(req, access, "scheme");
+      throw api::ApiError::unauthenticated(
+          fmt::format("the Authorization header's scheme is not accepted; send the token as {}",
+                      kTokenSchemes));
+    }
+    const bool no_token = token.secret.empty();
     deny(req, access, no_token ? "missing" : "unknown");
     throw api::ApiError::unauthenticated(
-        no_token ? "this endpoint needs a token: send Authorization: Bearer <token>"
+        no_token ? fmt::format("this endpoint needs a token: send it as {}", kTokenSchemes)
                  : "the token is unknown or revoked");
   }
   req.principal = *who;
   if (!role_allows(who->role, access)) {
     deny(req, access, "role");
-    throw api::ApiError::permission_denied(fmt::format("a {} token may not use {} {}; it needs {}",
-                                                       role_name(who->role), req.method, req.route,
-                                                       access_name(access)));
+    std::string_view role = role_name(who->role);
+    throw api::ApiError::permission_denied(
+        fmt::format("{} {} token may not use {} {}; it needs {}",
+                    role.front() == 'a' || role.front() == 'o' ? "an" : "a", role, req.method,
+                    req.route, access_name(access)));
   }
   if (auto node = req.path_param("node_id"); !node.empty()) require_node(req, node, access);
   double wait =

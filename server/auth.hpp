@@ -1,5 +1,5 @@
-// Authentication and authorization of requests: bearer tokens resolved through a bounded
-// cache in front of the tokens table, the route's required access checked against the
+// Authentication and authorization of requests: tokens (server/request_target.hpp) resolved through
+// a bounded cache in front of the tokens table, the route's required access checked against the
 // token's role, per-token and per-address rate limits, and an audit row for refused
 // attempts on admin routes. Revocations through this daemon apply at once; others (the
 // CLI, another daemon) arrive by PostgreSQL NOTIFY, and at worst within auth.cache_ttl_ms.
@@ -39,6 +39,7 @@
 #include "core/rate_limiter.hpp"
 #include "core/roles.hpp"
 #include "core/settings.hpp"
+#include "server/request_target.hpp"
 #include "storage/database.hpp"
 #include "storage/token_store.hpp"
 
@@ -85,7 +86,7 @@ class Authenticator : public api::Authorizer {
   boost::asio::awaitable<std::optional<api::Principal>> resolve(std::string secret,
                                                                 std::string remote, Budget budget);
   // The checks after the token is known; throws ApiError 401/403/429.
-  void check_principal(api::Request& req, Access access, bool no_token,
+  void check_principal(api::Request& req, Access access, const RequestToken& token,
                        const std::optional<api::Principal>& who, Budget budget);
   // The index of live tokens (see the top).
   bool known(const std::string& hash);

@@ -80,6 +80,24 @@ void CorsPolicy::apply(const api::Request& req, api::Response& res) const {
   res.headers.emplace_back("Vary", "Origin");
 }
 
+bool CorsPolicy::allows_ws_origin(const api::Request& req) const {
+  auto origin = req.header("origin");
+  if (!origin || (!any_ && origins_.empty()) || allows(*origin)) return true;
+  std::string_view rest = *origin;
+  if (rest.starts_with("https://"))
+    rest.remove_prefix(8);
+  else if (rest.starts_with("http://"))
+    rest.remove_prefix(7);
+  else
+    return false;  // "null" (a sandboxed page, a file) or nonsense
+  auto host = req.header("host");
+  return host && !rest.empty() && rest.size() == host->size() &&
+         std::equal(rest.begin(), rest.end(), host->begin(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) ==
+                  std::tolower(static_cast<unsigned char>(b));
+         });
+}
+
 void add_security_headers(api::Response& res, bool tls) {
   res.headers.emplace_back("X-Content-Type-Options", "nosniff");
   res.headers.emplace_back("X-Frame-Options", "DENY");

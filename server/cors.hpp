@@ -24,6 +24,11 @@ class CorsPolicy {
   api::Response preflight(const api::Request& req) const;
   // Adds Access-Control-Allow-Origin (and Vary) to an answer when the origin is allowed.
   void apply(const api::Request& req, api::Response& res) const;
+  // A WebSocket upgrade's Origin (browsers always send one, other clients usually none;
+  // the handshake is not subject to CORS, so the server must check it): allowed when the
+  // request has none, when http.cors_origins is empty (no policy), when the setting allows
+  // it, or when it is the server's own origin (scheme and the request's Host).
+  bool allows_ws_origin(const api::Request& req) const;
 
  private:
   bool any_ = false;

@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "core/thread_name.hpp"
+#include "server/address_filter.hpp"
 #include "server/http_session.hpp"
 #include "server/spawn.hpp"
 
@@ -76,11 +77,13 @@ struct HttpServer::Impl {
 
   asio::awaitable<void> accept_loop();
   void spawn_session(tcp::socket socket);
+  void refuse_address(tcp::socket& socket);
 
   asio::io_context& ioc;
   const Settings& settings;
   tcp::acceptor acceptor;
-  const TlsContext* tls = nullptr;  // set before start()
+  const TlsContext* tls = nullptr;          // set before start()
+  AddressFilter* address_filter = nullptr;  // set before start()
   std::atomic<bool> stopping{false};
   // Shared: a request's reservation may outlive the server (a coroutine frame destroyed
   // with the io_context after a forced stop) and gives its bytes back to it then.
@@ -113,6 +116,22 @@ asio::awaitable<void> HttpServer::Impl::accept_loop() {
   }
 }
 
+// A short 403 without reading the request (plain HTTP only), then close. Non-blocking: if
+// the socket cannot take it at once, the client just sees the close.
+void HttpServer::Impl::refuse_address(tcp::socket& socket) {
+  static const std::string kBody =
+      R"({"error":{"code":"permission_denied","message":"connections from this address are )"
+      R"(not allowed","details":[]}})";
+  static const std::string kRefused = fmt::format(
+      "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nConnection: close\r\n"
+      "Content-Length: {}\r\n\r\n{}",
+      kBody.size(), kBody);
+  beast::error_code ignored;
+  socket.non_blocking(true, ignored);
+  if (!tls) socket.write_some(asio::buffer(kRefused), ignored);
+  socket.close(ignored);
+}
+
 void HttpServer::Impl::spawn_session(tcp::socket socket) {
   connections_total.inc();
   beast::error_code ignored;
@@ -121,6 +140,12 @@ void HttpServer::Impl::spawn_session(tcp::socket socket) {
   {
     auto ep = socket.remote_endpoint(ignored);
     if (!ignored) addr = ep.address().to_string();
+    // network.deny / network.allow: closed before anything is read. (A peer whose address
+    // cannot be read is gone already.)
+    if (!ignored && address_filter && !address_filter->admit(ep.address())) {
+      refuse_address(socket);
+      return;
+    }
   }
   auto state = std::make_shared<SessionState>(beast::tcp_stream(std::move(socket)),
                                               tls ? tls->current() : nullptr);
@@ -180,6 +205,11 @@ void HttpServer::set_tls(const TlsContext* tls) {
 }
 bool HttpServer::tls() const {
   return impl_->tls != nullptr;
+}
+
+void HttpServer::set_address_filter(AddressFilter* filter) {
+  impl_->address_filter = filter;
+  impl_->ctx.address_filter = filter;
 }
 
 void HttpServer::listen() {

@@ -16,6 +16,8 @@
 
 namespace metricsd::server {
 
+class AddressFilter;
+
 class HttpServer {
  public:
   // `stream` (may be null: no /ws/metrics) must outlive the server.
@@ -28,6 +30,9 @@ class HttpServer {
   // connection. Call before start(); `tls` must outlive the server.
   void set_tls(const TlsContext* tls);
   bool tls() const;
+  // Apply the network.* address lists: deny/allow at accept, the per-level lists before
+  // authorization. Call before start(); `filter` must outlive the server.
+  void set_address_filter(AddressFilter* filter);
 
   // Binds settings.listen; throws std::runtime_error saying why it cannot.
   void listen();

@@ -14,6 +14,7 @@
 
 #include "api/errors.hpp"
 #include "core/log_escape.hpp"
+#include "server/address_filter.hpp"
 #include "server/auth.hpp"
 #include "server/cors.hpp"
 #include "server/request_body.hpp"
@@ -89,6 +90,33 @@ std::optional<api::Response> check_head_limits(const api::Request& req, const Se
   return std::nullopt;
 }
 
+// A WebSocket upgrade from a browser page of an origin http.cors_origins does not allow
+// (cross-site WebSocket hijacking: the browser sends the page's cookies and, with
+// ?access_token=, whatever token the page holds): 403 before the token is looked at.
+// Counted by reason "origin"; logged at most once per 10 s, with how many were not logged.
+std::optional<api::Response> check_ws_origin(const api::Request& req, const SessionContext& ctx) {
+  if (ctx.cors.allows_ws_origin(req)) return std::nullopt;
+  static std::atomic<int64_t> next_log_ms{0};
+  static std::atomic<int64_t> unlogged{0};
+  if (ctx.live_stream) ctx.live_stream->metrics.refused.with({"origin"}).inc();
+  std::string origin(req.header("origin").value_or(""));
+  int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now().time_since_epoch())
+                       .count();
+  int64_t due = next_log_ms.load();
+  if (now_ms >= due && next_log_ms.compare_exchange_strong(due, now_ms + 10'000))
+    spdlog::warn(
+        "{} {} refused: WebSocket upgrade from origin {}, which http.cors_origins does not "
+        "allow ({} more such refusals not logged)",
+        req.remote_addr, escape_for_log(req.path, LogField::kBare),
+        escape_for_log(origin, LogField::kBare), unlogged.exchange(0));
+  else
+    unlogged.fetch_add(1);
+  return error(403,
+               "WebSocket upgrade from origin " + origin + " refused: not among http.cors_origins",
+               {{{"field", "Origin"}}});
+}
+
 // Everything decided from the request head, before its body is read: the target's
 // shape and size, routing, CORS preflight, authentication and authorization (through
 // the Authorizer, with the route's access). Sets *route when the request may go on;
@@ -119,6 +147,12 @@ asio::awaitable<std::optional<api::Response>> route_and_authorize(api::Request& 
   route_label = m.route->pattern;
   req.route = m.route->pattern;
   req.path_params = std::move(m.params);
+  // The address lists of the route's level come before the token is looked at: a refused
+  // address costs no database work and none of the per-address auth budget.
+  if (ctx.address_filter)
+    if (auto refused = ctx.address_filter->check_route(req, m.route->access)) co_return refused;
+  if (m.route->websocket)
+    if (auto refused = check_ws_origin(req, ctx)) co_return refused;
   std::exception_ptr failed;
   try {
     // A WebSocket upgrade may carry its token as ?access_token=: browsers cannot set
@@ -371,6 +405,13 @@ asio::awaitable<Next> handle_request(std::shared_ptr<SessionState>& state, Io& i
                             remote);
     co_return Next::kUpgraded;  // the WebSocket session owned the connection and closed it
   }
+  // A refusal the route decides from the head alone (a full disk refuses writes): before
+  // the body is reserved or read, and before 100 Continue invites it.
+  if (route->admit)
+    if (auto refused = route->admit(x.req)) {
+      refuse(std::move(*refused));
+      co_return Next::kAnswer;
+    }
   if (auto refused = reserve_body(parser, x.body_bytes, ctx)) {
     refuse(std::move(*refused));
     co_return Next::kAnswer;

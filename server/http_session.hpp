@@ -24,6 +24,7 @@
 
 namespace metricsd::server {
 
+class AddressFilter;
 class CorsPolicy;
 
 // What every session shares; owned by HttpServer, outlives every session.
@@ -45,6 +46,8 @@ struct SessionContext {
   // (giving the memory of a burst of bodies back to the system).
   boost::asio::thread_pool& housekeeping;
   const StreamContext* live_stream = nullptr;  // serves /ws/metrics when set
+  // network.allow_write/operator/admin, checked before authorization; null: none.
+  AddressFilter* address_filter = nullptr;
 };
 
 // Per-connection state shared with the server's registry (which may close it on shutdown).

@@ -1,12 +1,17 @@
 // Log set-up; see logging.hpp.
 #include "server/logging.hpp"
 
+#include <spdlog/async.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <memory>
+#include <thread>
+
+#include "core/thread_name.hpp"
 
 namespace metricsd::server {
 namespace {
@@ -35,10 +40,18 @@ class JsonFormatter : public spdlog::formatter {
   }
 };
 
+// The queue and its writer thread; lives until exit (loggers hold it weakly).
+std::shared_ptr<spdlog::details::thread_pool> g_pool;
+
 }  // namespace
 
-void setup_logging(const std::string& level, const std::string& format) {
-  auto logger = spdlog::stderr_logger_mt("metricsd");
+void setup_logging(const std::string& level, const std::string& format, size_t queue_messages) {
+  g_pool = std::make_shared<spdlog::details::thread_pool>(queue_messages, 1,
+                                                          [] { name_this_thread("md-log"); });
+  auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  // overrun_oldest: a full queue drops its oldest message (counted) instead of waiting.
+  auto logger = std::make_shared<spdlog::async_logger>(
+      "metricsd", std::move(sink), g_pool, spdlog::async_overflow_policy::overrun_oldest);
   if (format == "json") {
     logger->set_formatter(std::make_unique<JsonFormatter>());
   } else {
@@ -46,8 +59,22 @@ void setup_logging(const std::string& level, const std::string& format) {
         "%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc));
   }
   logger->set_level(spdlog::level::from_str(level));
-  logger->flush_on(spdlog::level::trace);
+  // The stderr sink flushes after every message itself; no flush messages are queued.
   spdlog::set_default_logger(logger);
+}
+
+uint64_t log_messages_dropped() {
+  return g_pool ? static_cast<uint64_t>(g_pool->overrun_counter()) : 0;
+}
+
+void flush_logging() {
+  if (!g_pool) return;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (g_pool->queue_size() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  // The writer may still hold the last message it took; it flushes it within microseconds
+  // unless stderr itself is stuck, which no wait here could help.
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
 }
 
 }  // namespace metricsd::server

@@ -13,6 +13,7 @@
 #include "core/settings.hpp"
 #include "core/version.hpp"
 #include "server/app.hpp"
+#include "server/backup_command.hpp"
 #include "server/logging.hpp"
 #include "server/migrate_command.hpp"
 #include "server/token_command.hpp"
@@ -46,6 +47,25 @@ metricsd::Settings load(const metricsd::CommandLine& cli) {
   return metricsd::resolve_settings(src);
 }
 
+// Runs the command; the exit code.
+int run_command(const metricsd::CommandLine& cli, const metricsd::Settings& settings) {
+  if (cli.command == "migrate") return metricsd::server::migrate(settings);
+  if (cli.command == "token") return metricsd::server::token_command(settings, cli);
+  if (cli.command == "backup") return metricsd::server::backup_command(settings, cli);
+  if (cli.command == "restore") return metricsd::server::restore_command(settings, cli);
+  // Request bodies and commit batches are hundreds of KiB to tens of MiB. Above glibc's
+  // mmap threshold each would be fresh pages (a page fault per 4 KiB, then munmap); kept
+  // in the heap they are reused. Freed memory beyond 64 MiB is still given back.
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  // glibc gives every thread that allocates under contention an arena of its own (up to 8
+  // per core), and each keeps what was freed in it: under the peers' ingest load the
+  // daemon's PSS was 660 MB with the default and 358 MB with two arenas, at the same rate
+  // (bench/run_memory.sh). Half the cores, at least two.
+  mallopt(M_ARENA_MAX, static_cast<int>(std::max(2u, std::thread::hardware_concurrency() / 2)));
+  return metricsd::server::serve(settings);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -71,18 +91,9 @@ int main(int argc, char** argv) {
     std::cerr << "metricsd: " << e.what() << "\n";
     return 2;
   }
-  metricsd::server::setup_logging(settings.log_level, settings.log_format);
-  if (cli.command == "migrate") return metricsd::server::migrate(settings);
-  if (cli.command == "token") return metricsd::server::token_command(settings, cli);
-  // Request bodies and commit batches are hundreds of KiB to tens of MiB. Above glibc's
-  // mmap threshold each would be fresh pages (a page fault per 4 KiB, then munmap); kept
-  // in the heap they are reused. Freed memory beyond 64 MiB is still given back.
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  mallopt(M_TRIM_THRESHOLD, 64 << 20);
-  // glibc gives every thread that allocates under contention an arena of its own (up to 8
-  // per core), and each keeps what was freed in it: under the peers' ingest load the
-  // daemon's PSS was 660 MB with the default and 358 MB with two arenas, at the same rate
-  // (bench/run_memory.sh). Half the cores, at least two.
-  mallopt(M_ARENA_MAX, static_cast<int>(std::max(2u, std::thread::hardware_concurrency() / 2)));
-  return metricsd::server::serve(settings);
+  metricsd::server::setup_logging(settings.log_level, settings.log_format,
+                                  static_cast<size_t>(settings.log_queue_messages));
+  int rc = run_command(cli, settings);
+  metricsd::server::flush_logging();
+  return rc;
 }

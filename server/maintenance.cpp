@@ -31,12 +31,13 @@ constexpr int64_t kMaxMergeSamplesPerPass = 500'000;
 
 Maintenance::Maintenance(asio::io_context& ioc, storage::Database& db, Head& head, TierCache& cache,
                          const Settings& settings, const LiveSettings& live,
-                         prom::Registry& metrics)
+                         prom::Registry& metrics, const DiskWatermark* disk)
     : db_(db),
       head_(head),
       cache_(cache),
       settings_(settings),
       live_(live),
+      disk_(disk),
       compact_conn_(db.conninfo()),
       timer_(ioc),
       seal_timer_(ioc),
@@ -66,7 +67,11 @@ Maintenance::Maintenance(asio::io_context& ioc, storage::Database& db, Head& hea
       packed_(metrics
                   .counter("metricsd_block_partitions_packed_total",
                            "Day partitions rewritten after their blocks were merged")
-                  .get()) {}
+                  .get()),
+      paused_(metrics.counter("metricsd_maintenance_paused_total",
+                              "Background passes skipped because a watched disk is below "
+                              "disk.min_free_bytes",
+                              {"job"})) {}
 
 void Maintenance::start() {
   spawn_logged(timer_.get_executor(), run(), "maintenance");
@@ -108,6 +113,11 @@ asio::awaitable<void> Maintenance::run() {
       co_await partitions();
       next_partitions = std::chrono::steady_clock::now() + kPartitionEvery;
     }
+    if (disk_full()) {
+      paused_.with({"compaction"}).inc();
+      paused_.with({"block_merge"}).inc();
+      continue;
+    }
     bool compacted = co_await compact();
     // Compaction of a closed day (late samples) makes merge work at once; else every minute.
     if (compacted || std::chrono::steady_clock::now() >= next_merge) {
@@ -119,7 +129,7 @@ asio::awaitable<void> Maintenance::run() {
 }
 
 asio::awaitable<bool> Maintenance::merge_blocks() {
-  for (int pass = 0; pass < kMaxPassesPerTick && !stopping_; ++pass) {
+  for (int pass = 0; pass < kMaxPassesPerTick && !stopping_ && !disk_full(); ++pass) {
     storage::MergeResult r;
     try {
       int64_t before = storage::closed_before(wall_ms(), settings_.ingest_compaction_grace_ms);
@@ -146,7 +156,7 @@ asio::awaitable<bool> Maintenance::merge_blocks() {
 
 asio::awaitable<bool> Maintenance::compact() {
   bool moved = false;
-  for (int pass = 0; pass < kMaxPassesPerTick && !stopping_; ++pass) {
+  for (int pass = 0; pass < kMaxPassesPerTick && !stopping_ && !disk_full(); ++pass) {
     auto started = std::chrono::steady_clock::now();
     storage::CompactionResult r;
     try {

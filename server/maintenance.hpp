@@ -4,13 +4,16 @@
 // done) and partition upkeep (ahead creation and retention drops, every minute); and,
 // every second, sealing the head's plain samples into blocks (Head::seal_open). Database
 // work and sealing run on the storage pool; one daemon of several does the database work
-// at a time (advisory lock).
+// at a time (advisory lock). While the disk is below its watermark (`disk`), compaction
+// and block merging wait (they write their new rows before the old ones are freed);
+// retention drops go on, since they give space back.
 #pragma once
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "core/disk_watermark.hpp"
 #include "core/head.hpp"
 #include "core/live_settings.hpp"
 #include "core/prom.hpp"
@@ -24,7 +27,8 @@ namespace metricsd::server {
 class Maintenance {
  public:
   Maintenance(boost::asio::io_context& ioc, storage::Database& db, Head& head, TierCache& cache,
-              const Settings& settings, const LiveSettings& live, prom::Registry& metrics);
+              const Settings& settings, const LiveSettings& live, prom::Registry& metrics,
+              const DiskWatermark* disk = nullptr);
   void start();
   void stop();
 
@@ -36,12 +40,15 @@ class Maintenance {
   boost::asio::awaitable<void> partitions();
   // Returns whether a pass stopped at its bound (more to merge).
   boost::asio::awaitable<bool> merge_blocks();
+  // Below the disk watermark: compaction and merging wait.
+  bool disk_full() const { return disk_ && disk_->refusing(); }
 
   storage::Database& db_;
   Head& head_;
   TierCache& cache_;
   const Settings& settings_;
   const LiveSettings& live_;            // retention
+  const DiskWatermark* disk_;           // may be null: never paused
   storage::PgConnection compact_conn_;  // used by one compaction or merge pass at a time
   boost::asio::steady_timer timer_;
   boost::asio::steady_timer seal_timer_;
@@ -54,6 +61,7 @@ class Maintenance {
   prom::Counter& merged_series_;
   prom::Counter& merged_blocks_;
   prom::Counter& packed_;
+  prom::Family<prom::Counter>& paused_;
 };
 
 }  // namespace metricsd::server

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api/http_types.hpp"
@@ -15,7 +16,21 @@ namespace metricsd::server {
 // segments (for Router::match); false when the target is not a valid origin-form.
 bool parse_target(api::Request& req, std::vector<std::string>& segments);
 
-// The token in `Authorization: Bearer <t>` (or ?access_token= when allowed); empty if none.
-std::string bearer_token(const api::Request& req, bool allow_query_token);
+// The token a request carries, from the first of: the Authorization header (`Bearer <t>`,
+// `Token <t>` as InfluxDB 2.x clients send it, or `Basic` with the token as the password
+// and any user name, as InfluxDB 1.x clients and Telegraf send it); InfluxDB 1.x's query
+// parameter `p` (its `u` is ignored); `access_token` when allowed (WebSocket upgrades).
+// A header with another scheme, or a Basic one that does not decode, yields no token and
+// `bad_scheme`: the query string is not read then.
+struct RequestToken {
+  std::string secret;  // empty: none
+  bool bad_scheme = false;
+};
+RequestToken request_token(const api::Request& req, bool allow_query_token);
+
+// The schemes request_token() reads, for the error that asks for a token.
+inline constexpr std::string_view kTokenSchemes =
+    "Authorization: Bearer <token>, Authorization: Token <token>, Basic auth with the token as "
+    "password (any user name), or the query parameter p=<token>";
 
 }  // namespace metricsd::server

@@ -44,15 +44,16 @@ std::vector<std::string> split_path(std::string_view path) {
   return out;
 }
 
-void Router::add(std::string method, std::string pattern, Access access, Handler handler) {
+void Router::add(std::string method, std::string pattern, Access access, Handler handler,
+                 Admission admit) {
   if (pattern.empty() || pattern.front() != '/')
     throw std::invalid_argument("route pattern must start with /: " + pattern);
   auto segments = split_path(pattern);
   for (const auto& r : routes_)
     if (r.method == method && r.segments == segments)
       throw std::invalid_argument("duplicate route " + method + " " + pattern);
-  routes_.push_back(
-      {std::move(method), std::move(pattern), std::move(segments), access, std::move(handler)});
+  routes_.push_back({std::move(method), std::move(pattern), std::move(segments), access,
+                     std::move(handler), std::move(admit)});
 }
 
 void Router::add_websocket(std::string pattern, Access access) {

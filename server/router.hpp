@@ -5,6 +5,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -17,6 +18,9 @@
 namespace metricsd::server {
 
 using Handler = std::function<boost::asio::awaitable<api::Response>(api::Request&)>;
+// A check of an authorized request before its body is read or reserved: nullopt lets it
+// go on, else the answer that refuses it (a full disk refuses writes this way).
+using Admission = std::function<std::optional<api::Response>(const api::Request&)>;
 
 struct Route {
   std::string method;
@@ -24,6 +28,7 @@ struct Route {
   std::vector<std::string> segments;  // "api", "v1", "nodes", "{node_id}"
   Access access = Access::kAdmin;     // who may call it; enforced before the body is read
   Handler handler;                    // empty for a WebSocket route
+  Admission admit;                    // empty: every authorized request is read
   bool websocket = false;             // a GET that upgrades (the session hands it over)
 };
 
@@ -39,7 +44,8 @@ class Router {
  public:
   // Throws std::invalid_argument on a malformed pattern or a duplicate route. Every
   // route states its access: there is no default.
-  void add(std::string method, std::string pattern, Access access, Handler handler);
+  void add(std::string method, std::string pattern, Access access, Handler handler,
+           Admission admit = {});
   // A GET route that upgrades to a WebSocket; the HTTP session serves it.
   void add_websocket(std::string pattern, Access access);
   // `segments` are the decoded path segments ("/a/b" -> {"a","b"}).

@@ -7,6 +7,8 @@
 
 namespace metricsd::server {
 
-void register_routes(Router& router, api::Endpoints& endpoints);
+// `writes` (may be empty) is the admission of every route of the ingest handlers (the
+// sample writes and heartbeats): checked before their bodies are read.
+void register_routes(Router& router, api::Endpoints& endpoints, Admission writes = {});
 
 }  // namespace metricsd::server

@@ -14,9 +14,10 @@
 namespace metricsd::server {
 
 std::filesystem::path absolute_data_dir(const Settings& s);
-// The embedded cluster's options: durable commits, `database.embedded_shared_buffers`.
+// The embedded cluster's options: durable commits, `database.embedded_shared_buffers`,
+// `database.embedded_sql_listen`.
 storage::EmbeddedPostgres::Options embedded_options(const std::filesystem::path& data_dir,
-                                                    int64_t shared_buffers_bytes);
+                                                    const Settings& s);
 
 // Holds the pieces that exist before the io threads start, in start order.
 struct Storage {
@@ -27,5 +28,11 @@ struct Storage {
 
 // Returns 0, or the exit code after logging why it failed.
 int open_storage(const Settings& s, Storage& st);
+
+// For commands that work whether or not the daemon runs (token, backup): with the data
+// dir free, opens storage as open_storage() does (starting the embedded PostgreSQL for
+// the moment); when a running daemon holds it, leaves `st` empty and connects to that
+// daemon's PostgreSQL through its socket. Sets st.conninfo either way; 0 or an exit code.
+int attach_storage(const Settings& s, Storage& st);
 
 }  // namespace metricsd::server

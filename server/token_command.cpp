@@ -88,26 +88,10 @@ int revoke(pqxx::connection& c, const CommandLine& cli) {
 
 int token_command(const Settings& s, const CommandLine& cli) {
   Storage st;
-  std::string conninfo = s.database_url;
-  if (conninfo.empty()) {
-    auto dir = absolute_data_dir(s);
-    try {
-      st.lock.emplace(dir);
-    } catch (const std::exception&) {
-      // The daemon holds the data dir: talk to its PostgreSQL through the socket.
-      conninfo =
-          storage::EmbeddedPostgres(embedded_options(dir, s.database_embedded_shared_buffers))
-              .conninfo();
-    }
-    if (st.lock) {
-      st.lock.reset();
-      if (int rc = open_storage(s, st); rc != 0) return rc;
-      conninfo = st.conninfo;
-    }
-  }
+  if (int rc = attach_storage(s, st); rc != 0) return rc;
   try {
     pqxx::connection c(storage::StoragePool::with_client_params(
-        conninfo, static_cast<int>(s.database_connect_timeout_ms)));
+        st.conninfo, static_cast<int>(s.database_connect_timeout_ms)));
     storage::apply_migrations(c, storage::embedded_migrations());
     if (cli.action == "create") return create(c, cli);
     if (cli.action == "list") return list(c, cli);

@@ -29,6 +29,16 @@ constexpr int kSocketPort = 5432;
 constexpr size_t kMaxSocketPath = 107;  // sun_path minus the terminating NUL
 constexpr std::uintmax_t kRotateLogBytes = 16u << 20;
 
+// PostgreSQL's listen_addresses: none, the tests' loopback, or the SQL readers' host
+// (an IPv6 address without its brackets).
+std::string listen_addresses(const EmbeddedPostgres::Options& o) {
+  if (o.tcp_port > 0) return "127.0.0.1";
+  std::string host = o.sql_listen_host;
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  return host;
+}
+
 std::string read_command_output(const std::string& cmd) {
   std::unique_ptr<FILE, int (*)(FILE*)> p(popen(cmd.c_str(), "r"), pclose);
   if (!p) return {};
@@ -102,8 +112,13 @@ std::string EmbeddedPostgres::conninfo() const {
 std::string EmbeddedPostgres::conninfo(const std::string& dbname) const {
   if (options_.tcp_port > 0)
     return fmt::format("host=127.0.0.1 port={} user=postgres dbname={}", options_.tcp_port, dbname);
-  return fmt::format("host={} port={} user=postgres dbname={}", socket_dir().string(), kSocketPort,
+  return fmt::format("host={} port={} user=postgres dbname={}", socket_dir().string(), port(),
                      dbname);
+}
+
+int EmbeddedPostgres::port() const {
+  if (options_.tcp_port > 0) return options_.tcp_port;
+  return options_.sql_listen_host.empty() ? kSocketPort : options_.sql_listen_port;
 }
 
 void EmbeddedPostgres::start() {
@@ -118,7 +133,9 @@ void EmbeddedPostgres::start() {
     pg_uid_ = pw->pw_uid;
     pg_gid_ = pw->pw_gid;
   }
-  auto socket_path = (socket_dir() / ".s.PGSQL.5432").string();
+  if (options_.tcp_port > 0 && !options_.sql_listen_host.empty())
+    throw std::logic_error("EmbeddedPostgres: tcp_port and sql_listen_host together");
+  auto socket_path = (socket_dir() / (".s.PGSQL." + std::to_string(port()))).string();
   if (options_.tcp_port == 0 && socket_path.size() > kMaxSocketPath)
     throw std::runtime_error(fmt::format(
         "data_dir {} is too long for PostgreSQL's unix socket path ({} > {} bytes); use a "
@@ -127,9 +144,33 @@ void EmbeddedPostgres::start() {
   prepare_dirs();
   if (!fs::exists(pgdata() / "PG_VERSION")) initdb();
   recover_leftover();
+  if (!options_.sql_listen_host.empty()) write_sql_hba();
   spawn_server();
   wait_until_ready();
   create_database();
+}
+
+// Replaces initdb's pg_hba.conf while SQL readers may connect (hba_file points here): the
+// unix socket as before (trust: only this user reaches its 0700 directory), and over TCP
+// the reader role alone, to its database alone, by scram-sha-256 (a client that offers
+// only md5 or a clear-text password is refused). Any other TCP connection matches no line
+// and is refused. Rewritten at every start, so the settings stay the only source.
+void EmbeddedPostgres::write_sql_hba() {
+  std::string text = fmt::format(
+      "# Written by metricsd at each start (database.embedded_sql_listen); edits are lost.\n"
+      "local all all trust\n"
+      "local replication all trust\n"
+      "host {} {} all scram-sha-256\n",
+      options_.database, options_.sql_reader_role);
+  fs::path file = sql_hba_file();
+  {
+    std::ofstream f(file, std::ios::trunc);
+    f << text;
+    if (!f.flush()) throw std::runtime_error("cannot write " + file.string());
+  }
+  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+  if (as_postgres_user_ && chown(file.c_str(), pg_uid_, pg_gid_) != 0)
+    throw std::runtime_error("cannot hand " + file.string() + " to the postgres user");
 }
 
 void EmbeddedPostgres::prepare_dirs() {
@@ -235,13 +276,19 @@ void EmbeddedPostgres::spawn_server() {
             "-c",
             "unix_socket_permissions=0700",
             "-c",
-            "port=" + std::to_string(options_.tcp_port > 0 ? options_.tcp_port : kSocketPort),
+            "port=" + std::to_string(port()),
             "-c",
-            std::string("listen_addresses=") + (options_.tcp_port > 0 ? "127.0.0.1" : ""),
+            "listen_addresses=" + listen_addresses(options_),
             "-c",
             "logging_collector=off",
             "-c",
             "log_min_messages=warning"};
+  if (!options_.sql_listen_host.empty())
+    for (std::string s : {"hba_file=" + sql_hba_file().string(),
+                          std::string("password_encryption=scram-sha-256")}) {
+      o.argv.push_back("-c");
+      o.argv.push_back(s);
+    }
   for (const auto& s : options_.settings) {
     o.argv.push_back("-c");
     o.argv.push_back(s);

@@ -1,6 +1,7 @@
 // EmbeddedPostgres: the PostgreSQL cluster metricsd runs for itself when no database.url
 // is set. It lives under <data_dir>/postgres, listens only on a unix socket in
-// <data_dir>/run (or also on a loopback TCP port, for tests), runs as the `postgres`
+// <data_dir>/run (or also on a TCP address for read-only SQL users, or on a loopback TCP
+// port for tests), runs as the `postgres`
 // system user when metricsd is root, and is started as a direct child with a
 // parent-death signal so it stops even when metricsd is killed. A PostgreSQL left over
 // from a crashed run is stopped and recovered on the next start.
@@ -26,6 +27,12 @@ class EmbeddedPostgres {
     int tcp_port = 0;                   // 0: unix socket only
     std::vector<std::string> settings;  // extra "name=value" server settings
     std::string database = "metricsd";  // created on first start
+    // database.embedded_sql_listen: also listen on this host and port (which the unix
+    // socket then shares), where pg_hba admits only `sql_reader_role` to `database`, by
+    // scram-sha-256. Empty host: unix socket only. Not together with tcp_port.
+    std::string sql_listen_host;
+    int sql_listen_port = 0;
+    std::string sql_reader_role = "metricsd_reader";
   };
 
   explicit EmbeddedPostgres(Options options);
@@ -66,6 +73,9 @@ class EmbeddedPostgres {
   void spawn_server();
   void wait_until_ready();
   void create_database();
+  void write_sql_hba();
+  int port() const;
+  std::filesystem::path sql_hba_file() const { return pgdata() / "pg_hba.metricsd.conf"; }
   std::string log_tail() const;
 
   const Options options_;

@@ -25,10 +25,11 @@ struct GroupCommitWriter::Connection {
   PgConnection pg;
 };
 
-GroupCommitWriter::GroupCommitWriter(Options options, const CommitFanout& fanout,
+GroupCommitWriter::GroupCommitWriter(Options options, const CommitFanout& fanout, CommitGate& gate,
                                      prom::Registry& metrics)
     : options_(std::move(options)),
       fanout_(fanout),
+      gate_(gate),
       commit_seconds_(metrics
                           .histogram("metricsd_ingest_commit_duration_seconds",
                                      "Time of one group commit (COPY + COMMIT)", {},
@@ -130,7 +131,12 @@ void GroupCommitWriter::thread_main() {
 
 void GroupCommitWriter::commit(std::vector<Pending>& group) {
   auto started = std::chrono::steady_clock::now();
+  // Until the samples are in the head: a series deletion orders itself against whole
+  // commits (core/commit_gate.hpp).
+  auto gate = gate_.commit();
   size_t total = 0;
+  for (auto& p : group)
+    gate_.drop_buried(p.rows);
   int64_t min_ts = INT64_MAX, max_ts = INT64_MIN;
   std::vector<const SampleRows*> parts;
   std::vector<const std::vector<int64_t>*> ids, times;
@@ -145,6 +151,11 @@ void GroupCommitWriter::commit(std::vector<Pending>& group) {
       min_ts = std::min(min_ts, t);
       max_ts = std::max(max_ts, t);
     }
+  }
+  if (total == 0) {  // every sample was of a deleted series: nothing to store
+    for (auto& p : group)
+      p.done(nullptr);
+    return;
   }
   // The whole group is one inbox row of parallel arrays.
   CopyBinary copy;

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "core/commit_fanout.hpp"
+#include "core/commit_gate.hpp"
 #include "core/committed_batch.hpp"
 #include "core/prom.hpp"
 #include "storage/storage_pool.hpp"
@@ -47,8 +48,10 @@ class GroupCommitWriter {
   using Done = std::function<void(std::exception_ptr)>;
 
   // `fanout` gets every committed group, on the writer thread, before its requests are
-  // completed; it must outlive the writer.
-  GroupCommitWriter(Options options, const CommitFanout& fanout, prom::Registry& metrics);
+  // completed; it must outlive the writer, and so must `gate` (held from the inbox write
+  // through the fan-out; samples of deleted series are dropped under it).
+  GroupCommitWriter(Options options, const CommitFanout& fanout, CommitGate& gate,
+                    prom::Registry& metrics);
   ~GroupCommitWriter();
   GroupCommitWriter(const GroupCommitWriter&) = delete;
   GroupCommitWriter& operator=(const GroupCommitWriter&) = delete;
@@ -77,6 +80,7 @@ class GroupCommitWriter {
 
   const Options options_;
   const CommitFanout& fanout_;
+  CommitGate& gate_;
   prom::Histogram& commit_seconds_;
   prom::Counter& committed_samples_;
   prom::Counter& commits_;

@@ -6,12 +6,16 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "core/clock.hpp"
+#include "core/compaction.hpp"
 #include "core/names.hpp"
 
 namespace metricsd::storage {
 namespace {
 
-constexpr const char* kLoadAll = "SELECT series_id, metric, node_id, labels::text FROM series";
+constexpr const char* kLoadAll =
+    "SELECT series_id, metric, node_id, labels::text, "
+    "(extract(epoch FROM created_at) * 1000)::bigint FROM series";
 // A node first seen through its samples is registered here, with the same event a first
 // heartbeat records (the heartbeat stores its samples first, so it then finds the row).
 constexpr const char* kUpsertNode =
@@ -25,7 +29,7 @@ constexpr const char* kUpsertSeries =
     "INSERT INTO series (metric, category, node_id, labels, labels_key) "
     "VALUES ($1, $2, $3, $4::jsonb, $4) "
     "ON CONFLICT (metric, node_id, labels_key) DO UPDATE SET metric = EXCLUDED.metric "
-    "RETURNING series_id";
+    "RETURNING series_id, (extract(epoch FROM created_at) * 1000)::bigint";
 
 // Registry generations are drawn from one counter, so no two registries share one.
 uint64_t next_generation() {
@@ -59,6 +63,8 @@ void SeriesRegistry::load(pqxx::connection& c) {
   boost::unordered_flat_map<std::string, int64_t> ids;
   std::unordered_map<std::string, int64_t> per_node;
   std::map<int64_t, SeriesKey> keys;
+  std::deque<std::pair<int64_t, int64_t>> recent;
+  const int64_t day_ago = wall_ms() - kDayMs;
   pqxx::nontransaction tx(c);
   for (const auto& row : tx.exec(kLoadAll)) {
     SeriesKey key{row[1].as<std::string>(), row[2].as<std::string>(),
@@ -66,8 +72,12 @@ void SeriesRegistry::load(pqxx::connection& c) {
     ++per_node[key.node];
     ids.emplace(series_identity(key), row[0].as<int64_t>());
     keys.emplace(row[0].as<int64_t>(), std::move(key));
+    if (int64_t created = row[4].as<int64_t>(); created > day_ago)
+      recent.emplace_back(created, row[0].as<int64_t>());
   }
+  std::sort(recent.begin(), recent.end());
   std::unique_lock lock(mu_);
+  recent_ = std::move(recent);
   generation_.store(next_generation(), std::memory_order_release);
   ids_ = std::move(ids);
   per_node_ = std::move(per_node);
@@ -130,22 +140,78 @@ void SeriesRegistry::create(pqxx::connection& c, const std::vector<SeriesKey>& s
   nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
   for (const auto& n : nodes)
     tx.exec_params(kUpsertNode, n);
+  std::vector<int64_t> created_ms;
   for (uint32_t i : missing) {
     const SeriesKey& k = series[i];
-    ids[i] = tx.exec_params(kUpsertSeries, k.metric, std::string(metric_category(k.metric)), k.node,
-                            labels_json(k.labels))[0][0]
-                 .as<int64_t>();
+    auto row = tx.exec_params(kUpsertSeries, k.metric, std::string(metric_category(k.metric)),
+                              k.node, labels_json(k.labels))[0];
+    ids[i] = row[0].as<int64_t>();
+    created_ms.push_back(row[1].as<int64_t>());
   }
   tx.commit();
+  const int64_t now = wall_ms();
   std::unique_lock lock(mu_);
-  for (uint32_t i : missing) {
+  for (size_t m = 0; m < missing.size(); ++m) {
+    const uint32_t i = missing[m];
     if (ids_.emplace(series_identity(series[i]), ids[i]).second) {
       ++per_node_[series[i].node];
       keys_.emplace(ids[i], series[i]);
       index(ids[i], series[i]);
+      note_created(created_ms[m], ids[i], now);
       created_.inc();
     }
   }
+}
+
+void SeriesRegistry::note_created(int64_t created_ms, int64_t id, int64_t now_ms) {
+  while (!recent_.empty() && recent_.front().first <= now_ms - kDayMs)
+    recent_.pop_front();
+  // Usually the newest; another daemon's older row (found by the upsert) goes in order.
+  auto at = std::upper_bound(recent_.begin(), recent_.end(), std::pair{created_ms, id});
+  if (created_ms > now_ms - kDayMs) recent_.insert(at, {created_ms, id});
+}
+
+void SeriesRegistry::remove(const std::vector<int64_t>& ids) {
+  std::unique_lock lock(mu_);
+  for (int64_t id : ids) {
+    auto it = keys_.find(id);
+    if (it == keys_.end()) continue;
+    ids_.erase(series_identity(it->second));
+    if (auto n = per_node_.find(it->second.node); n != per_node_.end() && --n->second == 0)
+      per_node_.erase(n);
+    unindex(id, it->second);
+    keys_.erase(it);
+  }
+  generation_.store(next_generation(), std::memory_order_release);
+}
+
+void SeriesRegistry::unindex(int64_t id, const SeriesKey& key) {
+  auto drop = [id](auto& index, const std::string& name) {
+    auto it = index.find(name);
+    if (it == index.end()) return;
+    auto& list = it->second;
+    auto at = std::lower_bound(list.begin(), list.end(), id);
+    if (at != list.end() && *at == id) list.erase(at);
+    if (list.empty()) index.erase(it);
+  };
+  drop(by_metric_, key.metric);
+  drop(by_node_, key.node);
+  drop(by_category_, std::string(metric_category(key.metric)));
+}
+
+CardinalityReport SeriesRegistry::cardinality(int64_t now_ms, size_t limit) const {
+  CardinalityCounter counter;
+  std::shared_lock lock(mu_);
+  for (const auto& [metric, ids] : by_metric_)
+    counter.add_metric(metric, static_cast<int64_t>(ids.size()));
+  for (const auto& [node, ids] : by_node_)
+    counter.add_node(node, static_cast<int64_t>(ids.size()));
+  for (const auto& [id, key] : keys_)
+    if (!key.labels.empty()) counter.add_labels(key.labels);
+  for (auto it = recent_.rbegin(); it != recent_.rend() && it->first > now_ms - kDayMs; ++it)
+    if (auto k = keys_.find(it->second); k != keys_.end())
+      counter.created(k->second.metric, now_ms - it->first);
+  return counter.finish(limit);  // copies what it keeps: the views die with the lock
 }
 
 void SeriesRegistry::index(int64_t id, const SeriesKey& key) {

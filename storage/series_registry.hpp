@@ -7,6 +7,7 @@
 #include <atomic>
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <pqxx/pqxx>
@@ -16,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/cardinality.hpp"
 #include "core/prom.hpp"
 #include "core/sample_batch.hpp"
 #include "core/series_filter.hpp"
@@ -53,6 +55,13 @@ class SeriesRegistry {
   // Series matching the filter with id > after_id, in id order, at most `limit`.
   std::vector<std::pair<int64_t, SeriesKey>> select(const SeriesFilter& filter, int64_t after_id,
                                                     size_t limit) const;
+  // Forgets deleted series (their rows are gone: storage/series_delete) and starts a new
+  // generation, so that caches of resolved ids (api/line_series_cache) empty themselves.
+  void remove(const std::vector<int64_t>& ids);
+  // Series counts by metric, node and label, and the metrics' series created in the last
+  // hour and day, `limit` of each (core/cardinality.hpp). Walks every series under the
+  // shared lock: lookups go on meanwhile, series creation waits.
+  CardinalityReport cardinality(int64_t now_ms, size_t limit) const;
   // The key of a series id, if known.
   std::optional<SeriesKey> key(int64_t id) const;
 
@@ -77,7 +86,7 @@ class SeriesRegistry {
   prom::Counter& created_;
 
   std::atomic<uint64_t> generation_;
-  mutable std::shared_mutex mu_;                         // guards ids_, keys_ and per_node_
+  mutable std::shared_mutex mu_;  // guards ids_, keys_, the by_ indexes, per_node_, recent_
   boost::unordered_flat_map<std::string, int64_t> ids_;  // series_identity -> id
   std::map<int64_t, SeriesKey> keys_;                    // id -> key, ordered for paging
   // Sorted ids by metric, by node and by category, so a read (or a stream snapshot)
@@ -85,7 +94,13 @@ class SeriesRegistry {
   std::unordered_map<std::string, std::vector<int64_t>> by_metric_, by_node_, by_category_;
 
   void index(int64_t id, const SeriesKey& key);        // caller holds mu_ exclusively
+  void unindex(int64_t id, const SeriesKey& key);      // caller holds mu_ exclusively
   std::unordered_map<std::string, int64_t> per_node_;  // node -> series count
+  // (created at, id) of the series created in the last day, oldest first, for the
+  // cardinality's growth; pruned as series are created. Ids deleted since stay until
+  // pruned (cardinality() skips them).
+  std::deque<std::pair<int64_t, int64_t>> recent_;
+  void note_created(int64_t created_ms, int64_t id, int64_t now_ms);  // caller holds mu_ excl.
 };
 
 }  // namespace metricsd::storage

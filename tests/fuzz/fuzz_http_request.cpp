@@ -7,6 +7,7 @@
 // glob and filter run on what was decoded. Besides crashes and sanitizer reports it checks
 // the invariants the handlers rely on (see check() calls).
 // Built and run by tests/fuzz/run.sh (or -DMETRICSD_FUZZ=ON with clang).
+#include <cctype>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -115,21 +116,33 @@ void check_params(const api::Request& req) {
     api::only_params(req, {"metric", "node", "label", "from", "to", "step", "agg"});
     for (const auto& [k, v] : req.query)
       check(k == "metric" || k == "node" || k == "label" || k == "from" || k == "to" ||
-            k == "step" || k == "agg");
+            k == "step" || k == "agg" || k == "u" || k == "p");
   } catch (const api::ApiError& e) {
     check(e.status() == 400);
   }
 }
 
-void check_bearer(const api::Request& req) {
+void check_token(const api::Request& req) {
   auto h = req.header("authorization");
   for (bool query_token : {false, true}) {
-    std::string t = server::bearer_token(req, query_token);
-    if (h) {  // the header wins, trimmed of spaces
-      check(t.empty() || (t.front() != ' ' && t.back() != ' '));
-      check(h->find(t) != std::string_view::npos);
-    } else {  // ?access_token= only when allowed, as decoded
-      check(t == (query_token ? req.query_param("access_token").value_or("") : ""));
+    server::RequestToken t = server::request_token(req, query_token);
+    check(t.secret.empty() || !t.bad_scheme);
+    if (h) {  // the header wins: Bearer/Token trimmed of spaces, a Basic password decoded
+      // Schemes are case-insensitive (RFC 9110 11.1), as request_token reads them.
+      std::string scheme(h->substr(0, 6));
+      for (char& c : scheme)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      bool basic = scheme == "basic ";
+      if (!basic) {
+        check(t.secret.empty() || (t.secret.front() != ' ' && t.secret.back() != ' '));
+        check(h->find(t.secret) != std::string_view::npos);
+      }
+    } else {  // ?p=, then ?access_token= only when allowed, as decoded
+      check(!t.bad_scheme);
+      auto p = req.query_param("p");
+      check(t.secret == (p             ? std::string(*p)
+                         : query_token ? std::string(req.query_param("access_token").value_or(""))
+                                       : std::string()));
     }
   }
 }
@@ -162,7 +175,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   req.target = std::string(target);
   std::string_view auth = take_line(in);
   if (!auth.empty()) req.headers.emplace_back("authorization", std::string(auth));
-  check_bearer(req);
+  check_token(req);
   std::vector<std::string> segments;
   if (!server::parse_target(req, segments)) return 0;
   // Decoding segment by segment equals splitting the decoded path, unless an encoded
@@ -173,7 +186,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(segments == server::split_path(req.path));
   check_route(req, segments);
   check_params(req);
-  check_bearer(req);  // now with ?access_token= decoded
+  check_token(req);  // now with ?p= and ?access_token= decoded
   check_filter(segments, in);
   return 0;
 }

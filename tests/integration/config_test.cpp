@@ -54,9 +54,11 @@ TEST_F(ConfigTest, ShowsEverySettingAsRunWithTheChangeableOnesNamed) {
   EXPECT_EQ(c["settings"]["nodes"]["stale_after_s"], 30);  // the flag
   EXPECT_EQ(c["settings"]["http"]["max_body_bytes"], 16LL << 20);
   EXPECT_EQ(c["settings"]["listen"].get<std::string>().rfind("127.0.0.1:", 0), 0u);
-  EXPECT_EQ(c["changeable"],
-            (json{"retention.raw", "retention.rollup_1m", "retention.rollup_1h",
-                  "nodes.stale_after_s", "nodes.offline_after_s", "stream.flush_ms"}));
+  EXPECT_EQ(
+      c["changeable"],
+      (json{"network.deny", "network.allow", "network.allow_write", "network.allow_operator",
+            "network.allow_admin", "retention.raw", "retention.rollup_1m", "retention.rollup_1h",
+            "nodes.stale_after_s", "nodes.offline_after_s", "stream.flush_ms"}));
   // Admins only.
   EXPECT_EQ(http_request(port(), "GET", "/api/v1/config", "", {{"Authorization", ""}}).status, 401);
 }

@@ -17,6 +17,13 @@ RawConnection::RawConnection(int port) : stream_(ioc_) {
   stream_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)));
 }
 
+RawConnection::RawConnection(int port, const std::string& source) : stream_(ioc_) {
+  auto& s = stream_.socket();
+  s.open(tcp::v4());
+  s.bind(tcp::endpoint(asio::ip::make_address(source), 0));
+  s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)));
+}
+
 // Beast's stream deadlines bind asynchronous operations only: each step runs one on the
 // connection's own io_context, to completion or its deadline (which closes the socket).
 size_t RawConnection::read_some(char* buf, size_t size, std::chrono::milliseconds timeout,

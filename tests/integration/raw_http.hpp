@@ -23,6 +23,9 @@ struct RawAnswer : HttpResult {
 class RawConnection {
  public:
   explicit RawConnection(int port);
+  // From the source address `source` (on Linux all of 127.0.0.0/8 is loopback, so
+  // 127.0.0.2 is another client to the daemon than 127.0.0.1).
+  RawConnection(int port, const std::string& source);
   // Writes all of `bytes`; false when the server closed or reset the connection first.
   bool send(const std::string& bytes);
   // Reads the next answer: a head, then Content-Length bytes of body (an interim 1xx has

@@ -311,6 +311,8 @@ const Malformed kMalformed[] = {
     {"listen", "host:http"},
     {"listen", "::1:8080"},
     {"listen", "[]:80"},
+    {"network.deny", "10.0.0.0/33"},  // one entry: the message quotes it
+    {"network.allow_admin", "10.0.0.1/8"},
 };
 
 TEST(Settings, MalformedValueFromFlagIsRefusedNamingSettingAndFlag) {
